@@ -1,0 +1,1 @@
+"""mailhost: a pluggable mail server for people who run their own mail."""
