@@ -1,0 +1,221 @@
+"""The only code that touches sockets: framing, limits, timeouts, back-pressure and STARTTLS.
+
+Protocol sessions ask this layer for a line or a literal and hand it bytes to send; they never
+see a transport. That keeps every rule about hostile peers in one place: line limits
+(:mod:`mailhost.linebuffer`), idle timeouts, a bounded write buffer for clients that never
+read, and STARTTLS that discards plaintext sent ahead of the handshake (CVE-2011-0411).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+from typing import Any
+
+from mailhost.linebuffer import LineBuffer, LineTooLong
+
+log = logging.getLogger("mailhost.connection")
+
+READ_HIGH_WATER = 256 * 1024
+WRITE_HIGH_WATER = 256 * 1024
+
+
+class ConnectionClosed(Exception):
+    """The peer went away (or was disconnected); the session just ends."""
+
+
+class IdleTimeout(Exception):
+    """The peer said nothing for too long."""
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+class Connection(asyncio.Protocol):
+    """One client connection, as an asyncio protocol with awaitable reads."""
+
+    def __init__(self, max_line: int = 8192, write_buffer_limit: int = 4 * 1024 * 1024) -> None:
+        self.buffer = LineBuffer(max_line)
+        self.write_buffer_limit = write_buffer_limit
+        self.transport: asyncio.Transport | None = None
+        self.peer_ip = ""
+        self.peer_port = 0
+        self.local_port = 0
+        self.is_tls = False
+        self.closed = False
+        self._data_ready: asyncio.Event = asyncio.Event()
+        self._can_write: asyncio.Event = asyncio.Event()
+        self._can_write.set()
+        self._want = 0  # bytes a pending read_exact needs, so reading is not paused under it
+        self._reading_paused = False
+        self.on_made: Any = None  # set by the server: called with this connection
+
+    # -- asyncio.Protocol callbacks ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.peer_ip, self.peer_port = str(peer[0]), int(peer[1])
+        self.local_port = int(sock[1])
+        self.is_tls = transport.get_extra_info("sslcontext") is not None
+        if self.on_made is not None:
+            self.on_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer.feed(data)
+        self._data_ready.set()
+        if len(self.buffer) > max(READ_HIGH_WATER, self._want) and not self._reading_paused:
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self._reading_paused = True
+
+    def eof_received(self) -> bool | None:
+        self.closed = True
+        self._data_ready.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._data_ready.set()
+        self._can_write.set()
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # -- what sessions use ---------------------------------------------------------------
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback(self.peer_ip)
+
+    @property
+    def is_secure(self) -> bool:
+        """TLS is on for this connection (what plaintext-password rules care about)."""
+        return self.is_tls
+
+    def set_max_line(self, max_line: int) -> None:
+        self.buffer.max_line = max_line
+
+    def _resume(self) -> None:
+        if self._reading_paused and not self.closed and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    async def _wait_data(self, timeout: float | None) -> None:
+        self._data_ready.clear()
+        self._resume()
+        if self.closed:
+            raise ConnectionClosed()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._data_ready.wait()
+        except TimeoutError:
+            raise IdleTimeout() from None
+
+    async def read_line(self, timeout: float | None = None) -> bytes | LineTooLong:
+        """The next line without CRLF, or LineTooLong (the rest of it will be discarded)."""
+        while True:
+            line = self.buffer.next_line()
+            if line is not None:
+                return line
+            if self.closed:
+                raise ConnectionClosed()
+            await self._wait_data(timeout)
+
+    async def read_exact(self, size: int, timeout: float | None = None) -> bytes:
+        """Exactly ``size`` bytes, for literals; the caller has already checked the limit."""
+        self._want = size
+        try:
+            while True:
+                chunk = self.buffer.take(size)
+                if chunk is not None:
+                    return chunk
+                if self.closed:
+                    raise ConnectionClosed()
+                await self._wait_data(timeout)
+        finally:
+            self._want = 0
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; a peer that lets too much pile up is disconnected, not buffered for."""
+        if self.closed or self.transport is None:
+            return
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.write_buffer_limit:
+            log.info("%s: client is not reading (write buffer over %d bytes); disconnecting",
+                     self.peer_ip, self.write_buffer_limit)
+            self.abort()
+
+    async def drain(self, timeout: float | None = 120.0) -> None:
+        """Wait until the peer has taken most of what was written."""
+        if self.closed:
+            raise ConnectionClosed()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._can_write.wait()
+        except TimeoutError:
+            self.abort()
+            raise ConnectionClosed() from None
+        if self.closed:
+            raise ConnectionClosed()
+
+    async def start_tls(self, context: ssl.SSLContext, handshake_timeout: float) -> None:
+        """Upgrade to TLS, first discarding any plaintext the client sent ahead of it."""
+        assert self.transport is not None
+        dropped = self.buffer.clear()
+        if dropped:
+            log.warning("%s: discarded %d bytes of plaintext sent before the TLS handshake",
+                        self.peer_ip, dropped)
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self.transport, self, context, server_side=True,
+                ssl_handshake_timeout=handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+            self.abort()
+            raise ConnectionClosed(f"TLS handshake failed: {exc}") from None
+        if transport is None:
+            raise ConnectionClosed("connection closed during TLS handshake")
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.is_tls = True
+        self._reading_paused = False
+
+    def tls_info(self) -> str:
+        """Protocol and cipher, for Received headers and logs."""
+        if self.transport is None:
+            return ""
+        sslobj = self.transport.get_extra_info("ssl_object")
+        if sslobj is None:
+            return ""
+        cipher = sslobj.cipher()
+        return f"{sslobj.version()} {cipher[0] if cipher else ''}".strip()
+
+    def close(self) -> None:
+        """Flush what is queued, then close."""
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self.closed = True
+        self._data_ready.set()
+        self._can_write.set()

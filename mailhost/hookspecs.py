@@ -1,0 +1,212 @@
+"""Every hook a mailhost plugin can implement, in one typed file.
+
+Each docstring is the reference documentation (``docs/hooks.md`` mirrors it and a test keeps the
+two in step). pluggy itself is synchronous, so each hook is one of three kinds, named in its
+docstring and honoured by :class:`mailhost.plugins.PluginHost`:
+
+* **notify**: every implementation runs, in order; results are ignored. An implementation may be
+  ``async def``; the host awaits it. An exception is logged with the plugin's name and the other
+  implementations still run.
+* **collect**: every implementation runs and the host returns the list of their results.
+* **decide**: implementations run in order until one returns something other than ``None``; that
+  value wins and the rest are not called. ``async def`` implementations are awaited one at a time,
+  so an async plugin really decides before the next is asked. An exception becomes a temporary
+  failure for the client (``-ERR [SYS/TEMP]``, ``NO [UNAVAILABLE]``, ``451``), logged with the
+  plugin's name.
+
+Order: plugins registered later run first, ``tryfirst``/``trylast`` adjust that, and the built-in
+defaults are ``trylast`` so any enabled plugin overrides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mailhost.app import App
+    from mailhost.decisions import AuthOutcome, DeliveryDecision, Pop3Action
+    from mailhost.protocols.pop3.maildrop import MaildropEntry, Pop3Advert
+    from mailhost.protocols.pop3.session import Pop3Session
+    from mailhost.protocols.registry import CommandRegistry, ProtocolHandler
+    from mailhost.store.interface import MessageRef
+
+PROJECT = "mailhost"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+MaybeAwaitable = Any  # a value, or an awaitable of it; spelled out in each docstring
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and lifecycle
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_settings_schema() -> Mapping[str, type]:
+    """**collect** Map a plugin name to the dataclass that validates ``[plugins.NAME]``.
+
+    The loader checks the table against the dataclass exactly like the core sections: unknown
+    keys and wrong types are config errors that name the file, key and fix. The validated
+    instance is then available as ``app.plugin_settings(NAME)``.
+    """
+
+
+
+@hookspec
+def mailhost_startup(app: App) -> MaybeAwaitable:
+    """**notify** The store is open and listeners are about to start.
+
+    Start background work here (a retention sweep, say) with ``app.spawn(coro)`` so the server
+    cancels it on shutdown. May be ``async def``.
+    """
+
+
+@hookspec
+def mailhost_shutdown(app: App) -> MaybeAwaitable:
+    """**notify** The server is stopping; listeners are closed, sessions are draining."""
+
+
+@hookspec
+def mailhost_protocols() -> Sequence[ProtocolHandler]:
+    """**collect** The wire protocols a listener may name (``imap``, ``pop3``, ...).
+
+    Each :class:`~mailhost.protocols.registry.ProtocolHandler` says how to run one connection.
+    The built-in protocols are registered through this hook like any plugin's.
+    """
+
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_authenticate(
+    app: App, username: str, password: str, protocol: str, peer: str
+) -> Awaitable[AuthOutcome | None] | AuthOutcome | None:
+    """**decide** Check a username and password from any protocol.
+
+    Return :class:`~mailhost.decisions.AuthSuccess` with the canonical account name,
+    :class:`~mailhost.decisions.AuthFailure`, or ``None`` to let the next source decide. The
+    built-in source (the SQLite user table) is ``trylast``, so an LDAP or static-file plugin is
+    asked first. May be ``async def``. Failure delays, rate limits and the auth cache are applied
+    by the core around this hook, so a plugin need not repeat them.
+    """
+
+
+@hookspec
+def mailhost_login(app: App, username: str, protocol: str, peer: str) -> MaybeAwaitable:
+    """**notify** A user has logged in (any protocol), before the first command is served.
+
+    Folder policy uses it to create special-use folders on first login. May be ``async def``.
+    """
+
+
+@hookspec
+def mailhost_auth_failed(
+    app: App, username: str, protocol: str, mechanism: str, peer: str
+) -> MaybeAwaitable:
+    """**notify** A login failed. The core has already logged it and counted it for lockout."""
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol commands
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_pop3_commands(registry: CommandRegistry) -> None:
+    """**notify** Register or wrap POP3 commands: ``registry.add(verb, handler, states=...)``.
+
+    The built-in RFC 1939 commands are registered the same way, so ``registry.wrap(verb, fn)``
+    can decorate any of them and ``registry.add`` can add an X-command.
+    """
+
+
+@hookspec
+def mailhost_imap_commands(registry: CommandRegistry) -> None:
+    """**notify** Register or wrap IMAP commands, as for :func:`mailhost_pop3_commands`."""
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_delivery_decide(
+    app: App, recipient: str, sender: str, message: bytes, protocol: str
+) -> Awaitable[DeliveryDecision | None] | DeliveryDecision | None:
+    """**decide** Choose what happens to ``message`` for one local ``recipient``.
+
+    Return :class:`~mailhost.decisions.Deliver` (folder and flags),
+    :class:`~mailhost.decisions.Reject`, :class:`~mailhost.decisions.Defer`,
+    :class:`~mailhost.decisions.Discard`, or ``None`` to pass. The default (``trylast``)
+    delivers to INBOX. ``recipient`` is the resolved account name, after aliases.
+    """
+
+
+@hookspec
+def mailhost_message_stored(app: App, ref: MessageRef, protocol: str) -> MaybeAwaitable:
+    """**notify** A message was committed to the store (delivery, APPEND, COPY or MOVE)."""
+
+
+# --------------------------------------------------------------------------------------------
+# POP3 leave-on-server policy
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_pop3_maildrop(
+    app: App, session: Pop3Session
+) -> Awaitable[list[MaildropEntry] | None] | list[MaildropEntry] | None:
+    """**decide** The messages this POP3 session sees, in order (message numbers follow it).
+
+    The default (``trylast``) is every INBOX message not hidden from POP3, oldest first. A
+    policy may merge folders (INBOX plus Junk) or show only mail that arrived after a date.
+    Build entries with :func:`mailhost.protocols.pop3.maildrop.entries_for`. May be async.
+    """
+
+
+@hookspec
+def mailhost_pop3_on_retrieve(
+    app: App, session: Pop3Session, entry: MaildropEntry
+) -> Awaitable[Pop3Action | None] | Pop3Action | None:
+    """**decide** What a completed RETR does to the server copy, applied at QUIT.
+
+    Default: ``keep``. Return a :class:`~mailhost.decisions.Pop3Action`. Not called for
+    messages also marked deleted in the same session (their delete action wins).
+    """
+
+
+@hookspec
+def mailhost_pop3_on_delete(
+    app: App, session: Pop3Session, entry: MaildropEntry
+) -> Awaitable[Pop3Action | None] | Pop3Action | None:
+    """**decide** What DELE followed by QUIT does to the server copy. Default: ``expunge``."""
+
+
+@hookspec
+def mailhost_pop3_login_check(
+    app: App, username: str, peer: str
+) -> Awaitable[str | None] | str | None:
+    """**decide** Return a reason to refuse this POP3 login with ``-ERR [LOGIN-DELAY]``.
+
+    Called after the password was accepted. ``None`` lets the login proceed.
+    """
+
+
+@hookspec
+def mailhost_pop3_advert(
+    app: App, username: str | None
+) -> Awaitable[Pop3Advert | None] | Pop3Advert | None:
+    """**decide** The EXPIRE and LOGIN-DELAY values CAPA advertises (RFC 2449 §6.7, §6.5).
+
+    ``username`` is None before login (server-wide values), the account name after it.
+    Default: ``EXPIRE NEVER`` and ``LOGIN-DELAY 0``.
+    """

@@ -1,0 +1,200 @@
+"""Users, domains and aliases in one small SQLite database (``accounts.sqlite``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiosqlite
+
+from mailhost.store.addresses import AddressError, domain_of, normalise_address
+from mailhost.store.interface import StoreError, User
+from mailhost.store.sqlite.schema import DIRECTORY_MIGRATIONS
+
+MAX_ALIAS_DEPTH = 8
+
+
+class UserExists(StoreError):
+    pass
+
+
+class NoSuchUser(StoreError):
+    pass
+
+
+class SqliteDirectory:
+    """The account directory. Addresses are normalised (lowercase) before any query."""
+
+    migrations = DIRECTORY_MIGRATIONS
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.lock = asyncio.Lock()
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        cursor = await self.db.execute(sql, params)
+        return await cursor.fetchone()
+
+    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    await self.db.execute(sql, params)
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _user(row: Any) -> User:
+        return User(
+            id=row[0], address=row[1], password_hash=row[2], created_at=row[3],
+            quota_bytes=row[4], quota_messages=row[5],
+        )
+
+    _USER_COLUMNS = "id, address, password_hash, created_at, quota_bytes, quota_messages"
+
+    async def add_user(self, address: str, password_hash: str) -> User:
+        address = normalise_address(address)
+        if await self.get_user(address) is not None:
+            raise UserExists(f"user {address} already exists")
+        if await self._one("SELECT 1 FROM alias WHERE address = ?", (address,)):
+            raise UserExists(f"{address} is an alias; delete the alias first")
+        await self._write(
+            ("INSERT OR IGNORE INTO domain(name) VALUES (?)", (domain_of(address),)),
+            ("INSERT INTO user(address, password_hash, created_at) VALUES (?, ?, ?)",
+             (address, password_hash, time.time())),
+        )
+        user = await self.get_user(address)
+        assert user is not None
+        return user
+
+    async def get_user(self, address: str) -> User | None:
+        try:
+            address = normalise_address(address)
+        except AddressError:
+            return None
+        row = await self._one(f"SELECT {self._USER_COLUMNS} FROM user WHERE address = ?",
+                              (address,))
+        return self._user(row) if row else None
+
+    async def _require(self, address: str) -> User:
+        user = await self.get_user(address)
+        if user is None:
+            raise NoSuchUser(f"no user {address}")
+        return user
+
+    async def set_password(self, address: str, password_hash: str) -> None:
+        user = await self._require(address)
+        await self._write(("UPDATE user SET password_hash = ? WHERE id = ?",
+                           (password_hash, user.id)))
+
+    async def delete_user(self, address: str) -> None:
+        user = await self._require(address)
+        await self._write(
+            ("DELETE FROM alias WHERE target = ?", (user.address,)),
+            ("DELETE FROM user WHERE id = ?", (user.id,)),
+        )
+
+    async def list_users(self) -> list[User]:
+        cursor = await self.db.execute(f"SELECT {self._USER_COLUMNS} FROM user ORDER BY address")
+        return [self._user(row) for row in await cursor.fetchall()]
+
+    async def set_quota(self, address: str, quota_bytes: int, quota_messages: int) -> None:
+        user = await self._require(address)
+        await self._write(("UPDATE user SET quota_bytes = ?, quota_messages = ? WHERE id = ?",
+                           (quota_bytes, quota_messages, user.id)))
+
+    async def add_domain(self, domain: str) -> None:
+        domain = domain_of(f"x@{domain}")
+        await self._write(("INSERT OR IGNORE INTO domain(name) VALUES (?)", (domain,)))
+
+    async def delete_domain(self, domain: str) -> None:
+        domain = domain.lower()
+        if await self._one("SELECT 1 FROM user WHERE address LIKE ? ESCAPE '\\'",
+                           ("%@" + _escape_like(domain),)):
+            raise StoreError(f"domain {domain} still has users; delete them first")
+        await self._write(("DELETE FROM domain WHERE name = ?", (domain,)))
+
+    async def list_domains(self) -> list[str]:
+        cursor = await self.db.execute("SELECT name FROM domain ORDER BY name")
+        return [row[0] for row in await cursor.fetchall()]
+
+    async def is_local_domain(self, domain: str) -> bool:
+        return bool(await self._one("SELECT 1 FROM domain WHERE name = ?", (domain.lower(),)))
+
+    async def add_alias(self, alias: str, target: str) -> None:
+        alias = normalise_address(alias)
+        target = normalise_address(target)
+        if await self.get_user(alias) is not None:
+            raise StoreError(f"{alias} is a user; an alias cannot shadow it")
+        if alias == target:
+            raise StoreError("an alias cannot point at itself")
+        await self._write(
+            ("INSERT OR IGNORE INTO domain(name) VALUES (?)", (domain_of(alias),)),
+            ("INSERT OR REPLACE INTO alias(address, target) VALUES (?, ?)", (alias, target)),
+        )
+
+    async def delete_alias(self, alias: str) -> None:
+        alias = normalise_address(alias)
+        if not await self._one("SELECT 1 FROM alias WHERE address = ?", (alias,)):
+            raise StoreError(f"no alias {alias}")
+        await self._write(("DELETE FROM alias WHERE address = ?", (alias,)))
+
+    async def list_aliases(self) -> list[tuple[str, str]]:
+        cursor = await self.db.execute("SELECT address, target FROM alias ORDER BY address")
+        return [(row[0], row[1]) for row in await cursor.fetchall()]
+
+    async def resolve(self, address: str) -> list[str]:
+        """The local accounts mail to ``address`` reaches (aliases followed, loops bounded)."""
+        try:
+            address = normalise_address(address)
+        except AddressError:
+            return []
+        seen: set[str] = set()
+        for _ in range(MAX_ALIAS_DEPTH):
+            if address in seen:
+                return []
+            seen.add(address)
+            if await self.get_user(address) is not None:
+                return [address]
+            row = await self._one("SELECT target FROM alias WHERE address = ?", (address,))
+            if row is None:
+                return []
+            address = row[0]
+        return []
+
+    async def aliases_of(self, address: str) -> list[str]:
+        """Addresses that deliver to ``address`` (a user may send as any of them)."""
+        address = normalise_address(address)
+        cursor = await self.db.execute("SELECT address FROM alias WHERE target = ?", (address,))
+        return [row[0] for row in await cursor.fetchall()]
+
+    async def get_setting(self, address: str, namespace: str, key: str) -> Any:
+        user = await self._require(address)
+        row = await self._one(
+            "SELECT value FROM user_setting WHERE user_id = ? AND namespace = ? AND key = ?",
+            (user.id, namespace, key),
+        )
+        return json.loads(row[0]) if row else None
+
+    async def set_setting(self, address: str, namespace: str, key: str, value: Any) -> None:
+        user = await self._require(address)
+        if value is None:
+            await self._write((
+                "DELETE FROM user_setting WHERE user_id = ? AND namespace = ? AND key = ?",
+                (user.id, namespace, key),
+            ))
+            return
+        await self._write((
+            "INSERT OR REPLACE INTO user_setting(user_id, namespace, key, value) "
+            "VALUES (?, ?, ?, ?)",
+            (user.id, namespace, key, json.dumps(value)),
+        ))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

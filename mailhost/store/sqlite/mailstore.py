@@ -1,0 +1,553 @@
+"""One account's mailboxes and messages in its own SQLite file.
+
+Each account has its own database, so writers for different users never contend and an account
+can be backed up, moved or deleted on its own. All sessions of one account share one connection
+(one SQLite thread) and a lock, so their transactions never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import aiosqlite
+
+from mailhost.mime import analyse
+from mailhost.store.flags import (
+    decode_keywords,
+    encode_keywords,
+    join_flags,
+    split_flags,
+)
+from mailhost.store.interface import (
+    FlagMode,
+    FlagUpdate,
+    InvalidMailboxName,
+    MailboxExists,
+    MailboxInfo,
+    MailboxNotFound,
+    MessageMeta,
+    MessageParts,
+    OverQuota,
+    StoreError,
+    TemporaryStoreError,
+)
+from mailhost.store.names import validate_mailbox_name
+from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
+
+CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
+
+
+def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _internaldate(ts: float, tz_minutes: int) -> datetime:
+    return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
+
+
+class SqliteMailStore:
+    """The mail of one account; every query is scoped to this account's own database file."""
+
+    migrations = ACCOUNT_MIGRATIONS
+
+    def __init__(
+        self, account: str, db: aiosqlite.Connection, quota_bytes: int = 0,
+        quota_messages: int = 0,
+    ) -> None:
+        self.account = account
+        self.db = db
+        self.lock = asyncio.Lock()
+        self.quota_bytes = quota_bytes
+        self.quota_messages = quota_messages
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = await self.db.execute(sql, tuple(params))
+        return list(await cursor.fetchall())
+
+    async def _row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = await self.db.execute(sql, tuple(params))
+        return await cursor.fetchone()
+
+    async def _begin(self) -> None:
+        await self.db.execute("BEGIN IMMEDIATE")
+
+    async def _commit(self) -> None:
+        """COMMIT, mapping a failure (disk full, I/O error) to a temporary store error."""
+        try:
+            await self.db.execute("COMMIT")
+        except Exception as exc:
+            await self._rollback()
+            raise TemporaryStoreError(f"could not commit: {exc}") from exc
+
+    async def _rollback(self) -> None:
+        try:
+            await self.db.execute("ROLLBACK")
+        except Exception:
+            pass  # no transaction open (SQLite may already have rolled back)
+
+    async def ensure_initialised(self) -> None:
+        """Create the account's state row and INBOX the first time the account is opened."""
+        async with self.lock:
+            if await self._row("SELECT 1 FROM account_state WHERE id = 1"):
+                return
+            await self._begin()
+            try:
+                await self.db.execute(
+                    "INSERT INTO account_state(id, next_uidvalidity) VALUES (1, ?)",
+                    (int(time.time()),),
+                )
+                await self._insert_mailbox("INBOX", None, subscribed=True)
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+
+    async def _insert_mailbox(self, name: str, special_use: str | None, subscribed: bool) -> None:
+        row = await self._row("SELECT next_uidvalidity FROM account_state WHERE id = 1")
+        uidvalidity = int(row[0])
+        await self.db.execute("UPDATE account_state SET next_uidvalidity = ? WHERE id = 1",
+                              (uidvalidity + 1,))
+        await self.db.execute(
+            "INSERT INTO mailbox(name, uidvalidity, subscribed, special_use, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, uidvalidity, int(subscribed), special_use, time.time()),
+        )
+
+    # -- mailboxes ---------------------------------------------------------------------------
+
+    _MAILBOX_SQL = (
+        "SELECT m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed, "
+        "m.special_use, COUNT(g.id), COALESCE(SUM((g.flags & 1) = 0), 0), "
+        "COALESCE(SUM(g.size), 0) FROM mailbox m LEFT JOIN message g ON g.mailbox_id = m.id "
+    )
+
+    @staticmethod
+    def _mailbox(row: Any) -> MailboxInfo:
+        return MailboxInfo(
+            id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3], highestmodseq=row[4],
+            subscribed=bool(row[5]), special_use=row[6], messages=row[7], unseen=row[8],
+            size=row[9],
+        )
+
+    async def list_mailboxes(self) -> list[MailboxInfo]:
+        rows = await self._rows(self._MAILBOX_SQL + "GROUP BY m.id ORDER BY m.name")
+        return [self._mailbox(r) for r in rows]
+
+    async def get_mailbox(self, name: str) -> MailboxInfo | None:
+        try:
+            name = validate_mailbox_name(name)
+        except InvalidMailboxName:
+            return None
+        row = await self._row(self._MAILBOX_SQL + "WHERE m.name = ? GROUP BY m.id", (name,))
+        return self._mailbox(row) if row else None
+
+    async def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
+        row = await self._row(self._MAILBOX_SQL + "WHERE m.id = ? GROUP BY m.id", (mailbox_id,))
+        return self._mailbox(row) if row else None
+
+    async def _require(self, name: str) -> MailboxInfo:
+        mailbox = await self.get_mailbox(name)
+        if mailbox is None:
+            raise MailboxNotFound(f"no mailbox {name!r}")
+        return mailbox
+
+    async def create_mailbox(
+        self, name: str, special_use: str | None = None, subscribed: bool = False
+    ) -> MailboxInfo:
+        name = validate_mailbox_name(name)
+        async with self.lock:
+            if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (name,)):
+                raise MailboxExists(f"mailbox {name!r} already exists")
+            await self._begin()
+            try:
+                await self._insert_mailbox(name, special_use, subscribed)
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+        return await self._require(name)
+
+    async def delete_mailbox(self, name: str) -> None:
+        name = validate_mailbox_name(name)
+        if name == "INBOX":
+            raise StoreError("INBOX cannot be deleted")
+        async with self.lock:
+            row = await self._row("SELECT id FROM mailbox WHERE name = ?", (name,))
+            if row is None:
+                raise MailboxNotFound(f"no mailbox {name!r}")
+            await self._begin()
+            try:
+                await self.db.execute("DELETE FROM message WHERE mailbox_id = ?", (row[0],))
+                await self.db.execute("DELETE FROM mailbox WHERE id = ?", (row[0],))
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
+        old = validate_mailbox_name(old)
+        new = validate_mailbox_name(new)
+        async with self.lock:
+            source = await self._row("SELECT id FROM mailbox WHERE name = ?", (old,))
+            if source is None:
+                raise MailboxNotFound(f"no mailbox {old!r}")
+            if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (new,)):
+                raise MailboxExists(f"mailbox {new!r} already exists")
+            if new.startswith(old + "/"):
+                raise StoreError("cannot rename a mailbox into its own child")
+            await self._begin()
+            try:
+                if old == "INBOX":
+                    await self._insert_mailbox(new, None, subscribed=False)
+                    target = await self._row("SELECT id FROM mailbox WHERE name = ?", (new,))
+                    await self._move_all(source[0], target[0])
+                else:
+                    children = await self._rows(
+                        "SELECT id, name FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ?",
+                        (old, len(old) + 1, old + "/"),
+                    )
+                    for box_id, box_name in children:
+                        await self.db.execute("UPDATE mailbox SET name = ? WHERE id = ?",
+                                              (new + box_name[len(old):], box_id))
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+
+    async def _move_all(self, source_id: int, target_id: int) -> None:
+        """Move every message of INBOX to a fresh mailbox (inside the caller's transaction)."""
+        rows = await self._rows(
+            "SELECT id, uid FROM message WHERE mailbox_id = ? ORDER BY uid", (source_id,)
+        )
+        if not rows:
+            return
+        target = await self._row("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
+                                 (target_id,))
+        uid, modseq = target[0], target[1] + 1
+        for message_id, _old_uid in rows:
+            await self.db.execute(
+                "UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?",
+                (target_id, uid, modseq, message_id),
+            )
+            uid += 1
+        await self.db.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                              (uid, modseq, target_id))
+        await self._record_expunged(source_id, [r[1] for r in rows])
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        name = validate_mailbox_name(name)
+        async with self.lock:
+            await self.db.execute("UPDATE mailbox SET subscribed = ? WHERE name = ?",
+                                  (int(subscribed), name))
+
+    async def set_special_use(self, name: str, special_use: str | None) -> None:
+        name = validate_mailbox_name(name)
+        async with self.lock:
+            await self.db.execute("UPDATE mailbox SET special_use = ? WHERE name = ?",
+                                  (special_use, name))
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def usage(self) -> tuple[int, int]:
+        """(bytes, messages) used by the account, for QUOTA."""
+        row = await self._row("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM message")
+        return int(row[0]), int(row[1])
+
+    async def _check_quota(self, adding_bytes: int, adding_messages: int) -> None:
+        if not (self.quota_bytes or self.quota_messages):
+            return
+        used_bytes, used_messages = await self.usage()
+        if self.quota_bytes and used_bytes + adding_bytes > self.quota_bytes:
+            raise OverQuota("storage quota exceeded")
+        if self.quota_messages and used_messages + adding_messages > self.quota_messages:
+            raise OverQuota("message count quota exceeded")
+
+    async def append(
+        self, mailbox: str, raw: bytes, flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+    ) -> tuple[MailboxInfo, MessageMeta]:
+        """Store one message durably; returns once the commit is on disk."""
+        analysis = await asyncio.to_thread(analyse, raw)
+        bits, keywords = split_flags(flags)
+        when = internaldate or datetime.now(UTC).astimezone()
+        offset = when.utcoffset() or timedelta(0)
+        tz_minutes = int(offset.total_seconds() // 60)
+        fields = analysis.fields
+        now = time.time()
+        async with self.lock:
+            box = await self._row("SELECT id, uidnext, highestmodseq FROM mailbox WHERE name = ?",
+                                  (validate_mailbox_name(mailbox),))
+            if box is None:
+                raise MailboxNotFound(f"no mailbox {mailbox!r}")
+            mailbox_id, uid, modseq = box[0], box[1], box[2] + 1
+            await self._check_quota(len(raw), 1)
+            await self._begin()
+            try:
+                cursor = await self.db.execute(
+                    "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, "
+                    "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, "
+                    "sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (len(raw), analysis.header_end, analysis.envelope, analysis.bodystructure,
+                     analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
+                     fields.bcc, fields.subject, fields.message_id or "",
+                     fields.sent_date.timestamp() if fields.sent_date else None),
+                )
+                body_id = cursor.lastrowid
+                await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
+                                      (body_id, raw))
+                await self.db.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)",
+                                      (body_id, analysis.text.casefold()))
+                await self.db.execute(
+                    "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
+                    "internaldate, internaldate_tz, savedate, size) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (mailbox_id, uid, body_id, modseq, bits, encode_keywords(keywords),
+                     when.timestamp(), tz_minutes, now, len(raw)),
+                )
+                await self.db.execute(
+                    "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                    (uid + 1, modseq, mailbox_id),
+                )
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+        info = await self.mailbox_by_id(mailbox_id)
+        assert info is not None
+        meta = MessageMeta(
+            uid=uid, modseq=modseq, flags=join_flags(bits, keywords), size=len(raw),
+            internaldate=_internaldate(when.timestamp(), tz_minutes), savedate=now,
+        )
+        return info, meta
+
+    _META_SQL = ("SELECT uid, modseq, flags, keywords, size, internaldate, internaldate_tz, "
+                 "savedate FROM message ")
+
+    @staticmethod
+    def _meta(row: Any) -> MessageMeta:
+        return MessageMeta(
+            uid=row[0], modseq=row[1], flags=join_flags(row[2], decode_keywords(row[3])),
+            size=row[4], internaldate=_internaldate(row[5], row[6]), savedate=row[7],
+        )
+
+    async def messages(self, mailbox_id: int) -> list[MessageMeta]:
+        rows = await self._rows(self._META_SQL + "WHERE mailbox_id = ? ORDER BY uid",
+                                (mailbox_id,))
+        return [self._meta(r) for r in rows]
+
+    async def messages_changed_since(self, mailbox_id: int, modseq: int) -> list[MessageMeta]:
+        rows = await self._rows(
+            self._META_SQL + "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (mailbox_id, modseq),
+        )
+        return [self._meta(r) for r in rows]
+
+    async def read_raw(self, mailbox_id: int, uid: int) -> bytes | None:
+        row = await self._row(
+            "SELECT r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
+            "WHERE g.mailbox_id = ? AND g.uid = ?", (mailbox_id, uid),
+        )
+        return bytes(row[0]) if row else None
+
+    async def iter_raw(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Yield (uid, raw) a few at a time, so a big FETCH never holds every body at once."""
+        for chunk in _chunks(list(uids)):
+            for start in range(0, len(chunk), 16):
+                part = chunk[start:start + 16]
+                rows = await self._rows(
+                    "SELECT g.uid, r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
+                    f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(part))}) "
+                    "ORDER BY g.uid", (mailbox_id, *part),
+                )
+                for uid, raw in rows:
+                    yield uid, bytes(raw)
+
+    async def parts(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageParts]:
+        out: list[MessageParts] = []
+        for chunk in _chunks(list(uids)):
+            rows = await self._rows(
+                "SELECT g.uid, b.envelope, b.body_simple, b.bodystructure, b.tree, b.header_end "
+                "FROM message g JOIN body b ON b.id = g.body_id "
+                f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(chunk))}) "
+                "ORDER BY g.uid", (mailbox_id, *chunk),
+            )
+            out.extend(MessageParts(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3]), bytes(r[4]),
+                                    r[5]) for r in rows)
+        return out
+
+    async def _bump_modseq(self, mailbox_id: int) -> int:
+        row = await self._row("SELECT highestmodseq FROM mailbox WHERE id = ?", (mailbox_id,))
+        modseq = int(row[0]) + 1
+        await self.db.execute("UPDATE mailbox SET highestmodseq = ? WHERE id = ?",
+                              (modseq, mailbox_id))
+        return modseq
+
+    async def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], mode: FlagMode, flags: Iterable[str],
+        unchangedsince: int | None = None,
+    ) -> FlagUpdate:
+        """Change flags; only messages whose flags really change get a new MODSEQ."""
+        bits, keywords = split_flags(flags)
+        updated: list[MessageMeta] = []
+        failed: list[int] = []
+        async with self.lock:
+            await self._begin()
+            try:
+                modseq: int | None = None
+                for chunk in _chunks(list(uids)):
+                    rows = await self._rows(
+                        self._META_SQL + f"WHERE mailbox_id = ? AND uid IN "
+                        f"({_placeholders(len(chunk))}) ORDER BY uid", (mailbox_id, *chunk),
+                    )
+                    for row in rows:
+                        if unchangedsince is not None and row[1] > unchangedsince:
+                            failed.append(row[0])
+                            continue
+                        old_bits, old_kw = row[2], decode_keywords(row[3])
+                        if mode == "set":
+                            new_bits, new_kw = bits, keywords
+                        elif mode == "add":
+                            new_bits, new_kw = old_bits | bits, old_kw | keywords
+                        else:
+                            new_bits, new_kw = old_bits & ~bits, old_kw - keywords
+                        if (new_bits, new_kw) == (old_bits, old_kw):
+                            continue
+                        if modseq is None:
+                            modseq = await self._bump_modseq(mailbox_id)
+                        await self.db.execute(
+                            "UPDATE message SET flags = ?, keywords = ?, modseq = ? "
+                            "WHERE mailbox_id = ? AND uid = ?",
+                            (new_bits, encode_keywords(new_kw), modseq, mailbox_id, row[0]),
+                        )
+                        updated.append(self._meta(
+                            (row[0], modseq, new_bits, encode_keywords(new_kw), *row[4:])
+                        ))
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+        return FlagUpdate(tuple(updated), tuple(failed))
+
+    async def _record_expunged(self, mailbox_id: int, uids: Sequence[int]) -> int:
+        modseq = await self._bump_modseq(mailbox_id)
+        await self.db.executemany(
+            "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+            [(mailbox_id, uid, modseq) for uid in uids],
+        )
+        return modseq
+
+    async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        """Remove messages for good; returns the UIDs that were really there."""
+        async with self.lock:
+            await self._begin()
+            try:
+                present: list[int] = []
+                for chunk in _chunks(sorted(set(uids))):
+                    rows = await self._rows(
+                        f"SELECT uid FROM message WHERE mailbox_id = ? AND uid IN "
+                        f"({_placeholders(len(chunk))})", (mailbox_id, *chunk),
+                    )
+                    found = [r[0] for r in rows]
+                    if found:
+                        await self.db.execute(
+                            f"DELETE FROM message WHERE mailbox_id = ? AND uid IN "
+                            f"({_placeholders(len(found))})", (mailbox_id, *found),
+                        )
+                    present.extend(found)
+                if present:
+                    await self._record_expunged(mailbox_id, present)
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+        return sorted(present)
+
+    async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int]:
+        rows = await self._rows(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (mailbox_id, modseq),
+        )
+        return [r[0] for r in rows]
+
+    async def copy(
+        self, mailbox_id: int, uids: Sequence[int], target: str
+    ) -> tuple[MailboxInfo, list[tuple[int, int]]]:
+        """Copy messages (sharing their bodies) keeping flags and INTERNALDATE."""
+        target_name = validate_mailbox_name(target)
+        async with self.lock:
+            dest = await self._row("SELECT id, uidnext, highestmodseq FROM mailbox WHERE name = ?",
+                                   (target_name,))
+            if dest is None:
+                raise MailboxNotFound(f"no mailbox {target!r}")
+            dest_id, next_uid, modseq = dest[0], dest[1], dest[2] + 1
+            rows: list[Any] = []
+            for chunk in _chunks(sorted(set(uids))):
+                rows.extend(await self._rows(
+                    "SELECT uid, body_id, flags, keywords, internaldate, internaldate_tz, size "
+                    f"FROM message WHERE mailbox_id = ? AND uid IN ({_placeholders(len(chunk))}) "
+                    "ORDER BY uid", (mailbox_id, *chunk),
+                ))
+            await self._check_quota(sum(r[6] for r in rows), len(rows))
+            mapping: list[tuple[int, int]] = []
+            now = time.time()
+            await self._begin()
+            try:
+                for uid, body_id, flags, keywords, idate, idate_tz, size in rows:
+                    await self.db.execute(
+                        "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
+                        "internaldate, internaldate_tz, savedate, size) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (dest_id, next_uid, body_id, modseq, flags, keywords, idate, idate_tz,
+                         now, size),
+                    )
+                    mapping.append((uid, next_uid))
+                    next_uid += 1
+                if mapping:
+                    await self.db.execute(
+                        "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                        (next_uid, modseq, dest_id),
+                    )
+            except BaseException:
+                await self._rollback()
+                raise
+            await self._commit()
+        info = await self.mailbox_by_id(dest_id)
+        assert info is not None
+        return info, mapping
+
+    async def claim_recent(self, mailbox_id: int) -> int:
+        """Return the first UID that is \\Recent for this session, and claim them (RFC 3501).
+
+        The first session to select a mailbox after new mail arrives sees those messages as
+        recent; the watermark then moves so no later session does.
+        """
+        async with self.lock:
+            row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
+                                  (mailbox_id,))
+            if row is None:
+                raise MailboxNotFound("mailbox vanished")
+            if row[0] < row[1]:
+                await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
+                                      (row[1], mailbox_id))
+            return int(row[0])
+
+    async def search_uids(self, mailbox_id: int, where: str, params: Sequence[Any]) -> list[int]:
+        """UIDs matching an SQL condition built by the IMAP search compiler (aliases g, b)."""
+        rows = await self._rows(
+            "SELECT g.uid FROM message g JOIN body b ON b.id = g.body_id "
+            f"WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid", (mailbox_id, *params),
+        )
+        return [r[0] for r in rows]

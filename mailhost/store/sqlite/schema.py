@@ -1,0 +1,109 @@
+"""Numbered schema migrations. Append new steps; never edit a step that has shipped."""
+
+from __future__ import annotations
+
+DIRECTORY_MIGRATIONS: tuple[str, ...] = (
+    # 1: domains, users, aliases, per-user settings for policy plugins.
+    """
+    CREATE TABLE domain (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    CREATE TABLE user (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        address TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        quota_bytes INTEGER NOT NULL DEFAULT 0,
+        quota_messages INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE alias (
+        address TEXT PRIMARY KEY,
+        target TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE user_setting (
+        user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user_id, namespace, key)
+    ) WITHOUT ROWID;
+    """,
+)
+
+# Per-account database. AUTOINCREMENT on every id so SQLite never reuses the largest rowid,
+# and UIDs come from mailbox.uidnext, which only ever grows.
+ACCOUNT_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE account_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_uidvalidity INTEGER NOT NULL
+    );
+    CREATE TABLE mailbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        uidvalidity INTEGER NOT NULL,
+        uidnext INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL DEFAULT 1,
+        first_recent_uid INTEGER NOT NULL DEFAULT 1,
+        subscribed INTEGER NOT NULL DEFAULT 0,
+        special_use TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE body (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        size INTEGER NOT NULL,
+        header_end INTEGER NOT NULL,
+        envelope BLOB NOT NULL,
+        bodystructure BLOB NOT NULL,
+        body_simple BLOB NOT NULL,
+        tree BLOB NOT NULL,
+        hdr_from TEXT NOT NULL,
+        hdr_to TEXT NOT NULL,
+        hdr_cc TEXT NOT NULL,
+        hdr_bcc TEXT NOT NULL,
+        hdr_subject TEXT NOT NULL,
+        hdr_message_id TEXT NOT NULL,
+        x_uidl TEXT,
+        sent_date REAL
+    );
+    -- Bodies and their searchable text live apart from the metadata so that index scans
+    -- never walk the overflow pages of a 2 MB blob.
+    CREATE TABLE body_raw (
+        body_id INTEGER PRIMARY KEY REFERENCES body(id) ON DELETE CASCADE,
+        raw BLOB NOT NULL
+    );
+    CREATE TABLE body_text (
+        body_id INTEGER PRIMARY KEY REFERENCES body(id) ON DELETE CASCADE,
+        text TEXT NOT NULL
+    );
+    CREATE TABLE message (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        body_id INTEGER NOT NULL REFERENCES body(id),
+        modseq INTEGER NOT NULL,
+        flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT NOT NULL DEFAULT '',
+        internaldate REAL NOT NULL,
+        internaldate_tz INTEGER NOT NULL DEFAULT 0,
+        savedate REAL NOT NULL,
+        size INTEGER NOT NULL,
+        UNIQUE (mailbox_id, uid)
+    );
+    CREATE INDEX message_body ON message(body_id);
+    CREATE INDEX message_modseq ON message(mailbox_id, modseq);
+    CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+    -- A body shared by COPY lives until its last message goes.
+    CREATE TRIGGER body_gc AFTER DELETE ON message
+    WHEN NOT EXISTS (SELECT 1 FROM message WHERE body_id = OLD.body_id)
+    BEGIN
+        DELETE FROM body WHERE id = OLD.body_id;
+    END;
+    """,
+)

@@ -1,0 +1,91 @@
+"""The SQLite store: a directory database plus one database file per account."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+from mailhost.store.interface import StoreError
+from mailhost.store.sqlite.db import open_database
+from mailhost.store.sqlite.directory import SqliteDirectory
+from mailhost.store.sqlite.mailstore import SqliteMailStore
+
+
+class NoSuchAccount(StoreError):
+    pass
+
+
+@dataclass
+class _OpenAccount:
+    store: SqliteMailStore
+    users: int = 0
+
+
+class SqliteStore:
+    """Opens account databases on demand and shares each among that account's sessions.
+
+    Files are named by the user's numeric id, never by the address a client typed, so no
+    username can steer a path.
+    """
+
+    def __init__(self, data_dir: Path, directory: SqliteDirectory) -> None:
+        self.data_dir = data_dir
+        self.directory = directory
+        self._open: dict[str, _OpenAccount] = {}
+        self._opening = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> SqliteStore:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = await open_database(data_dir / "accounts.sqlite", SqliteDirectory.migrations)
+        return cls(data_dir, SqliteDirectory(db))
+
+    def account_path(self, user_id: int) -> Path:
+        return self.data_dir / "mail" / f"{user_id}.sqlite"
+
+    @contextlib.asynccontextmanager
+    async def account(self, address: str) -> AsyncIterator[SqliteMailStore]:
+        """The mail store of ``address``, shared with its other sessions while any is open."""
+        user = await self.directory.get_user(address)
+        if user is None:
+            raise NoSuchAccount(f"no account {address!r}")
+        async with self._opening:
+            entry = self._open.get(user.address)
+            if entry is None:
+                db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
+                mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
+                try:
+                    await mail.ensure_initialised()
+                except BaseException:
+                    await db.close()
+                    raise
+                entry = self._open[user.address] = _OpenAccount(mail)
+            entry.store.quota_bytes = user.quota_bytes
+            entry.store.quota_messages = user.quota_messages
+            entry.users += 1
+        try:
+            yield entry.store
+        finally:
+            async with self._opening:
+                entry.users -= 1
+                if entry.users == 0 and self._open.get(user.address) is entry:
+                    del self._open[user.address]
+                    await entry.store.db.close()
+
+    async def remove_account_files(self, user_id: int) -> None:
+        """Delete an account's database (after its user row is gone)."""
+        path = self.account_path(user_id)
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(str(path) + suffix).unlink()
+
+    async def close(self) -> None:
+        async with self._opening:
+            for entry in self._open.values():
+                await entry.store.db.close()
+            self._open.clear()
+        await self.directory.db.close()
