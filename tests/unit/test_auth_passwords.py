@@ -38,7 +38,8 @@ BLF_LONG_VECTOR = "$2a$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui"
 # ARGON2ID: the phc-winner-argon2 reference test suite (password/somesalt, t=2, m=64 MiB, p=1).
 ARGON2_VECTOR_PASSWORD = "password"
 ARGON2_VECTOR = (
-    "{ARGON2ID}$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
+    "{ARGON2ID}$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ"
+    "$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
 )
 
 NON_ASCII_PASSWORDS = ["pässwörd", "пароль-секрет", "密码🔑", "e\u0301"]
