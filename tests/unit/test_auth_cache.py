@@ -12,17 +12,7 @@ from hypothesis import strategies as st
 
 from mailhost.auth import cache as cache_module
 from mailhost.auth.cache import AuthCache
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.test_auth_ratelimit import FakeClock
 
 
 @pytest.fixture

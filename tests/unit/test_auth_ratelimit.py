@@ -10,6 +10,8 @@ from mailhost.auth.ratelimit import FailureLimiter, client_key
 
 
 class FakeClock:
+    """A monotonic clock the test moves by hand (also used by the auth cache tests)."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
