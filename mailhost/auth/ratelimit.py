@@ -125,7 +125,9 @@ class FailureLimiter:
         state = self._clients.get(client_key(ip))
         if state is None:
             return 0.0
-        return max(0.0, state.locked_until - self._now())
+        remaining = state.locked_until - self._now()
+        # Clamped: float rounding in (now + lockout) - now must never report more than lockout.
+        return min(self._lockout, max(0.0, remaining))
 
     def _forget_old_failures(self, state: _ClientState, now: float) -> None:
         horizon = now - self._window

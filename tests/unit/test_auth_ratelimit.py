@@ -95,6 +95,13 @@ def test_lockout_expires_and_counting_restarts(clock: FakeClock) -> None:
     assert fail(limit, "192.0.2.1", 3) == [False, False, True]
 
 
+def test_seconds_left_never_exceeds_lockout_despite_float_rounding(clock: FakeClock) -> None:
+    clock.now = 1000.4  # (1000.4 + 300.0) - 1000.4 == 300.0000000000001
+    limit = limiter(clock)
+    fail(limit, "192.0.2.1", 3)
+    assert limit.seconds_left("192.0.2.1") == 300.0
+
+
 def test_failures_during_lockout_do_not_extend_it(clock: FakeClock) -> None:
     limit = limiter(clock)
     fail(limit, "192.0.2.1", 3)
