@@ -96,7 +96,9 @@ class AuthSection:
 @dataclass(frozen=True)
 class Pop3Section:
     auth_timeout: float = doc("Seconds a client may take to log in.", 60.0)
-    idle_timeout: float = doc("Seconds of silence after login before disconnecting (>= 600).", 600.0)
+    idle_timeout: float = doc(
+        "Seconds of silence after login before disconnecting (>= 600).", 600.0
+    )
     max_bad_commands: int = doc("Unknown or malformed commands before disconnecting.", 10)
     reuse_x_uidl: bool = doc(
         "Use a migrated message's X-UIDL header as its UIDL, when it has one.", False
@@ -149,8 +151,6 @@ class PluginsSection:
 
 
 DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
-    ListenerSection(protocol="imap", port=1143, tls="starttls"),
-    ListenerSection(protocol="imap", port=1993, tls="implicit"),
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
 )
@@ -296,7 +296,7 @@ def _check_semantics(config: Config) -> None:
     seen: set[tuple[str, int]] = set()
     for i, listener in enumerate(config.listeners):
         spot = (listener.address, listener.port)
-        if spot in seen:
+        if listener.port != 0 and spot in seen:  # port 0: the OS picks a free port each time
             raise ConfigError(src, f"listener[{i}].port",
                               f"{listener.address}:{listener.port} is used twice",
                               "give each listener its own address and port")

@@ -120,7 +120,7 @@ def mailhost_auth_failed(
 
 
 @hookspec
-def mailhost_pop3_commands(registry: CommandRegistry) -> None:
+def mailhost_pop3_commands(registry: CommandRegistry[Pop3Session]) -> None:
     """**notify** Register or wrap POP3 commands: ``registry.add(verb, handler, states=...)``.
 
     The built-in RFC 1939 commands are registered the same way, so ``registry.wrap(verb, fn)``
@@ -129,7 +129,7 @@ def mailhost_pop3_commands(registry: CommandRegistry) -> None:
 
 
 @hookspec
-def mailhost_imap_commands(registry: CommandRegistry) -> None:
+def mailhost_imap_commands(registry: CommandRegistry[Any]) -> None:
     """**notify** Register or wrap IMAP commands, as for :func:`mailhost_pop3_commands`."""
 
 

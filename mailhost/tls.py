@@ -55,7 +55,8 @@ def ensure_self_signed(cert_path: Path, key_path: Path, hostname: str) -> bool:
     now = datetime.datetime.now(datetime.UTC)
     alt_names: list[x509.GeneralName] = [
         x509.DNSName(hostname), x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1")),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
     ]
     cert = (
         x509.CertificateBuilder()

@@ -27,7 +27,7 @@ from mailhost.store.addresses import AddressError, normalise_address, safe_for_l
 
 if TYPE_CHECKING:
     from mailhost.app import App
-    from mailhost.connection import Connection
+    from mailhost.channel import Channel
 
 log = logging.getLogger("mailhost.auth")
 
@@ -55,7 +55,7 @@ class Authenticator:
         self.cache = AuthCache(ttl=cfg.cache_ttl)
         self.master_users = frozenset(u.lower() for u in cfg.master_users)
 
-    def cleartext_allowed(self, conn: Connection) -> bool:
+    def cleartext_allowed(self, conn: Channel) -> bool:
         """May a password be sent on this connection as it is now?"""
         return conn.is_secure or (self.settings.allow_cleartext_loopback and conn.is_loopback)
 
@@ -65,9 +65,9 @@ class Authenticator:
     async def login(self, attempt: LoginAttempt) -> AuthOutcome:
         """Authenticate; failures are delayed, logged and counted before this returns."""
         outcome = await self._decide(attempt)
-        if isinstance(outcome, AuthSuccess):
-            if attempt.authzid and attempt.authzid.lower() != outcome.username:
-                outcome = await self._authorize_as(outcome.username, attempt.authzid)
+        if (isinstance(outcome, AuthSuccess) and attempt.authzid
+                and attempt.authzid.lower() != outcome.username):
+            outcome = await self._authorize_as(outcome.username, attempt.authzid)
         if isinstance(outcome, AuthSuccess):
             self.limiter.record_success(attempt.peer)
             return outcome

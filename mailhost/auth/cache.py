@@ -78,13 +78,18 @@ class AuthCache:
         """Number of users currently remembered (expired ones may linger until touched)."""
         return len(self._entries)
 
-    def _mac(self, user: str, password: str) -> bytes:
+    def _mac(self, user: str, password: str, stamp: str) -> bytes:
         digest = hashlib.blake2b(key=self._key, digest_size=32, person=_DOMAIN)
-        digest.update(_length_prefixed(user, password))
+        digest.update(_length_prefixed(user, password, stamp))
         return digest.digest()
 
-    def lookup(self, username: str, password: str) -> bool:
-        """True only if this exact password succeeded for ``username`` less than ttl ago."""
+    def lookup(self, username: str, password: str, stamp: str = "") -> bool:
+        """True only if this exact password succeeded for ``username`` less than ttl ago.
+
+        ``stamp`` is the stored credential (the hash) the check was made against: when the
+        password is changed by another process, e.g. ``mailhost user passwd``, the stamp
+        differs and the cache misses without anyone having to call :meth:`invalidate`.
+        """
         if not self.enabled:
             return False
         user = normalise_username(username)
@@ -94,18 +99,18 @@ class AuthCache:
         if self._now() >= entry.expires:
             del self._entries[user]
             return False
-        if not hmac.compare_digest(entry.mac, self._mac(user, password)):
+        if not hmac.compare_digest(entry.mac, self._mac(user, password, stamp)):
             return False
         self._entries.move_to_end(user)
         return True
 
-    def store_success(self, username: str, password: str) -> None:
+    def store_success(self, username: str, password: str, stamp: str = "") -> None:
         """Remember that ``password`` was verified for ``username`` (replacing older entries)."""
         if not self.enabled:
             return
         now = self._now()
         user = normalise_username(username)
-        self._entries[user] = _Entry(mac=self._mac(user, password), expires=now + self._ttl)
+        self._entries[user] = _Entry(mac=self._mac(user, password, stamp), expires=now + self._ttl)
         self._entries.move_to_end(user)
         self._prune(now)
 

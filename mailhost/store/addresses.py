@@ -33,7 +33,8 @@ def normalise_address(address: str) -> str:
         raise AddressError(f"invalid local part {local!r}")
     domain = domain.lower().rstrip(".")
     labels = domain.split(".")
-    if len(labels) < 2 and domain != "localhost" or not all(_DOMAIN_LABEL.match(x) for x in labels):
+    single_label = len(labels) < 2 and domain != "localhost"
+    if single_label or not all(_DOMAIN_LABEL.match(label) for label in labels):
         raise AddressError(f"invalid domain {domain!r}")
     return f"{local.lower()}@{domain}"
 

@@ -8,6 +8,7 @@ can be backed up, moved or deleted on its own. All sessions of one account share
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-from mailhost.mime import analyse
+from mailhost.mime import MessageAnalysis, analyse, searchable_text
 from mailhost.store.flags import (
     decode_keywords,
     encode_keywords,
@@ -48,6 +49,30 @@ def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
 
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
+
+
+_X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.M)
+
+
+def normalise_line_endings(raw: bytes) -> bytes:
+    """Bare LF becomes CRLF and the message ends with CRLF (bytes.replace, no line loop)."""
+    if b"\n" in raw.replace(b"\r\n", b""):
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if raw and not raw.endswith(b"\r\n"):
+        raw += b"\r\n"
+    return raw
+
+
+def x_uidl_of(header: bytes) -> str | None:
+    """A migrated message's old POP3 UIDL, if its header carries a valid X-UIDL."""
+    match = _X_UIDL.search(header)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
+    """Everything parsed once at store time (run in a worker thread)."""
+    analysis = analyse(raw)
+    return analysis, searchable_text(raw, analysis.tree).casefold()
 
 
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
@@ -278,8 +303,13 @@ class SqliteMailStore:
         self, mailbox: str, raw: bytes, flags: Iterable[str] = (),
         internaldate: datetime | None = None,
     ) -> tuple[MailboxInfo, MessageMeta]:
-        """Store one message durably; returns once the commit is on disk."""
-        analysis = await asyncio.to_thread(analyse, raw)
+        """Store one message durably; returns once the commit is on disk.
+
+        Line endings are normalised to CRLF first, so the stored bytes are exactly what IMAP
+        and POP3 send and every size reported is the size sent.
+        """
+        raw = normalise_line_endings(raw)
+        analysis, text = await asyncio.to_thread(_analyse_for_store, raw)
         bits, keywords = split_flags(flags)
         when = internaldate or datetime.now(UTC).astimezone()
         offset = when.utcoffset() or timedelta(0)
@@ -298,17 +328,18 @@ class SqliteMailStore:
                 cursor = await self.db.execute(
                     "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, "
                     "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, "
-                    "sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "x_uidl, sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (len(raw), analysis.header_end, analysis.envelope, analysis.bodystructure,
                      analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
                      fields.bcc, fields.subject, fields.message_id or "",
+                     x_uidl_of(raw[:analysis.header_end]),
                      fields.sent_date.timestamp() if fields.sent_date else None),
                 )
                 body_id = cursor.lastrowid
                 await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
                                       (body_id, raw))
                 await self.db.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)",
-                                      (body_id, analysis.text.casefold()))
+                                      (body_id, text))
                 await self.db.execute(
                     "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
                     "internaldate, internaldate_tz, savedate, size) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -551,3 +582,20 @@ class SqliteMailStore:
             f"WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid", (mailbox_id, *params),
         )
         return [r[0] for r in rows]
+
+    async def move(
+        self, mailbox_id: int, uids: Sequence[int], target: str
+    ) -> tuple[MailboxInfo, list[tuple[int, int]]]:
+        """MOVE: copy then expunge the source messages (two commits; a crash in between leaves
+        a copy in both folders, never in neither)."""
+        info, mapping = await self.copy(mailbox_id, uids, target)
+        await self.expunge(mailbox_id, [old for old, _new in mapping])
+        return info, mapping
+
+    async def x_uidls(self, mailbox_id: int) -> dict[int, str]:
+        """UID -> X-UIDL header value, for messages migrated from another POP3 server."""
+        rows = await self._rows(
+            "SELECT g.uid, b.x_uidl FROM message g JOIN body b ON b.id = g.body_id "
+            "WHERE g.mailbox_id = ? AND b.x_uidl IS NOT NULL", (mailbox_id,),
+        )
+        return {r[0]: r[1] for r in rows}

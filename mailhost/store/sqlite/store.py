@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory

@@ -1,0 +1,7 @@
+"""``python -m mailhost``."""
+
+import sys
+
+from mailhost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,299 @@
+"""The ``mailhost`` command: run the server and administer accounts.
+
+Every failure an admin can cause (a bad config, a missing user, a weak invocation) ends in one
+clear line on stderr and a non-zero exit status; usage errors exit with 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from mailhost.auth.passwords import MAX_PASSWORD_BYTES, PasswordTooLong, hash_password
+from mailhost.config import Config, ConfigError, load_config
+from mailhost.store.addresses import AddressError
+from mailhost.store.interface import StoreError
+from mailhost.store.sqlite.store import SqliteStore
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
+_handlers: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _handlers[name] = fn
+        return fn
+    return register
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        data = sys.stdin.buffer.read(MAX_PASSWORD_BYTES + 2)
+        try:
+            password = data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CliError("the password on stdin is not valid UTF-8") from None
+    else:
+        if not sys.stdin.isatty():
+            raise CliError("no terminal to ask for a password; use --password-stdin")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CliError("the passwords differ")
+    if not password:
+        raise CliError("empty password")
+    try:
+        return hash_password(password)
+    except PasswordTooLong:
+        raise CliError(f"password longer than {MAX_PASSWORD_BYTES} bytes") from None
+
+
+async def _with_store(config: Config, action: Callable[[SqliteStore], Awaitable[int]]) -> int:
+    store = await SqliteStore.open(config.data_dir)
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+@command("serve")
+async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from mailhost.app import App
+    from mailhost.server import Server
+
+    app = await App.create(config)
+    server = Server(app, args.config)
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop(grace=0)
+        raise
+    server.drop_privileges()
+
+    def ready() -> None:
+        print(f"mailhost is running (data in {config.data_dir.resolve()}):", flush=True)
+        for listener in server.listeners.values():
+            cfg = listener.config
+            print(f"  {cfg.protocol:<10} {cfg.address}:{listener.port:<5} tls={cfg.tls}",
+                  flush=True)
+        print("Add the first user from another terminal with:\n"
+              "  .venv/bin/mailhost user add you@example.test --password-stdin"
+              + (f" -c {args.config}" if args.config else "")
+              + "\nStop with Ctrl-C.", flush=True)
+
+    await server.run_until_stopped(on_ready=ready)
+    return EXIT_OK
+
+
+@command("check-config")
+async def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
+    from mailhost.app import App
+
+    app = await App.create(config)  # also loads plugins and validates their sections
+    try:
+        app.tls_context  # noqa: B018 - loads (or generates) the certificate pair
+    finally:
+        await app.close()
+    print(f"{config.source}: OK ({len(config.listeners)} listeners, "
+          f"{len(config.plugins.enabled)} plugins enabled)")
+    return EXIT_OK
+
+
+@command("plugins")
+async def cmd_plugins(args: argparse.Namespace, config: Config) -> int:
+    from mailhost.plugins import PluginHost
+
+    host = PluginHost(config)
+    for info in host.describe():
+        print(info.name)
+        for hook in info.hooks:
+            print(f"    {hook}")
+    return EXIT_OK
+
+
+# -- users, aliases, domains ----------------------------------------------------------------
+
+
+@command("user add")
+async def cmd_user_add(args: argparse.Namespace, config: Config) -> int:
+    password_hash = _read_password(args)
+
+    async def action(store: SqliteStore) -> int:
+        user = await store.directory.add_user(args.address, password_hash)
+        print(f"added {user.address}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("user passwd")
+async def cmd_user_passwd(args: argparse.Namespace, config: Config) -> int:
+    password_hash = _read_password(args)
+
+    async def action(store: SqliteStore) -> int:
+        await store.directory.set_password(args.address, password_hash)
+        print(f"password changed for {args.address.lower()}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("user del")
+async def cmd_user_del(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        user = await store.directory.get_user(args.address)
+        if user is None:
+            raise CliError(f"no user {args.address}")
+        if not args.keep_mail:
+            await store.remove_account_files(user.id)
+        await store.directory.delete_user(user.address)
+        print(f"deleted {user.address}" + (" (mail kept)" if args.keep_mail else ""))
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("user list")
+async def cmd_user_list(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        for user in await store.directory.list_users():
+            print(user.address)
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("alias add")
+async def cmd_alias_add(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        await store.directory.add_alias(args.alias, args.target)
+        print(f"{args.alias.lower()} -> {args.target.lower()}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("alias del")
+async def cmd_alias_del(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        await store.directory.delete_alias(args.alias)
+        print(f"deleted alias {args.alias.lower()}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("alias list")
+async def cmd_alias_list(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        for alias, target in await store.directory.list_aliases():
+            print(f"{alias} -> {target}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("domain add")
+async def cmd_domain_add(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        await store.directory.add_domain(args.domain)
+        print(f"added domain {args.domain.lower()}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("domain del")
+async def cmd_domain_del(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        await store.directory.delete_domain(args.domain)
+        print(f"deleted domain {args.domain.lower()}")
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+@command("domain list")
+async def cmd_domain_list(args: argparse.Namespace, config: Config) -> int:
+    async def action(store: SqliteStore) -> int:
+        for domain in await store.directory.list_domains():
+            print(domain)
+        return EXIT_OK
+    return await _with_store(config, action)
+
+
+# -- argument parsing -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailhost", description="A pluggable mail server for people who run their own mail."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", metavar="FILE",
+                        help="TOML config file (default: built-in defaults, data in ./var)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("serve", parents=[common], help="run the server")
+    sub.add_parser("check-config", parents=[common], help="validate a config file and exit")
+    sub.add_parser("plugins", parents=[common], help="list loaded plugins and their hooks")
+
+    def group(name: str, help_text: str) -> Any:
+        p = sub.add_parser(name, help=help_text)
+        return p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    users = group("user", "manage user accounts")
+    for action, help_text in (("add", "create an account"), ("passwd", "change a password")):
+        p = users.add_parser(action, parents=[common], help=help_text)
+        p.add_argument("address", help="full address, e.g. alice@example.test")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input instead of prompting")
+    p = users.add_parser("del", parents=[common], help="delete an account and its mail")
+    p.add_argument("address")
+    p.add_argument("--keep-mail", action="store_true",
+                   help="keep the account's mail database file")
+    users.add_parser("list", parents=[common], help="list accounts")
+
+    aliases = group("alias", "manage aliases (extra addresses delivering to an account)")
+    p = aliases.add_parser("add", parents=[common], help="add or replace an alias")
+    p.add_argument("alias")
+    p.add_argument("target")
+    p = aliases.add_parser("del", parents=[common], help="delete an alias")
+    p.add_argument("alias")
+    aliases.add_parser("list", parents=[common], help="list aliases")
+
+    domains = group("domain", "manage local domains (added automatically with users)")
+    for action, help_text in (("add", "accept mail for a domain"), ("del", "stop accepting")):
+        p = domains.add_parser(action, parents=[common], help=help_text)
+        p.add_argument("domain")
+    domains.add_parser("list", parents=[common], help="list local domains")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    logging.basicConfig(
+        level=logging.INFO if name == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(getattr(args, "config", None))
+        logging.getLogger().setLevel(config.server.log_level.upper() if name == "serve"
+                                     else logging.WARNING)
+        return asyncio.run(_handlers[name](args, config))
+    except ConfigError as exc:
+        print(f"mailhost: config error: {exc}", file=sys.stderr)
+    except (CliError, StoreError, AddressError) as exc:
+        print(f"mailhost: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+    return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

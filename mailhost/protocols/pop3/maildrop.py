@@ -1,0 +1,64 @@
+"""The POP3 view of an account: numbered messages drawn from one or more folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailhost.store.interface import MailboxInfo, MessageMeta
+
+HIDDEN_KEYWORD = "$POP3Deleted"  # set by the "hide" action; the default view skips it
+
+
+def uidl_for(uidvalidity: int, uid: int) -> str:
+    """Dovecot's default ``%08Xu%08Xv``: stable for as long as the message exists."""
+    return f"{uid:08X}{uidvalidity:08X}"
+
+
+@dataclass
+class MaildropEntry:
+    """One message as POP3 sees it. ``number`` is its 1-based message number."""
+
+    number: int
+    mailbox: str
+    mailbox_id: int
+    uidvalidity: int
+    uid: int
+    size: int
+    uidl: str
+    flags: tuple[str, ...] = ()
+    deleted: bool = False
+    retrieved: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pop3Advert:
+    """What CAPA says about retention and login frequency (RFC 2449 EXPIRE, LOGIN-DELAY)."""
+
+    expire_days: int | None = None  # None: NEVER
+    login_delay: int = 0
+
+
+def entries_for(
+    mailboxes: list[tuple[MailboxInfo, list[MessageMeta]]],
+    x_uidls: dict[tuple[int, int], str] | None = None,
+) -> list[MaildropEntry]:
+    """Number the given folders' messages into one view, skipping hidden ones.
+
+    Folders are merged in the order given and by arrival within each, so message numbers are
+    stable for the whole session as RFC 1939 requires.
+    """
+    entries: list[MaildropEntry] = []
+    for mailbox, messages in mailboxes:
+        for meta in messages:
+            if HIDDEN_KEYWORD in meta.flags:
+                continue
+            uidl = (x_uidls or {}).get((mailbox.id, meta.uid)) or uidl_for(
+                mailbox.uidvalidity, meta.uid
+            )
+            entries.append(MaildropEntry(
+                number=len(entries) + 1, mailbox=mailbox.name, mailbox_id=mailbox.id,
+                uidvalidity=mailbox.uidvalidity, uid=meta.uid, size=meta.size, uidl=uidl,
+                flags=meta.flags,
+            ))
+    return entries

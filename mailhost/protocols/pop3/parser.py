@@ -1,0 +1,91 @@
+"""POP3 command lines to command objects, and replies to bytes. No I/O here.
+
+RFC 1939 keeps commands simple: a keyword and space-separated arguments. RFC 2449 caps a
+command line at 255 octets. PASS takes the rest of the line, since passwords may hold spaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_COMMAND_LINE = 255
+MAX_ARGUMENT = 40
+
+
+@dataclass(frozen=True)
+class Pop3Command:
+    verb: str
+    args: tuple[str, ...]
+    rest: str  # everything after the verb and one space, for PASS
+
+
+class Pop3ParseError(ValueError):
+    pass
+
+
+def parse_command(line: bytes) -> Pop3Command:
+    """Split a line into verb and arguments; raise Pop3ParseError with a client-safe reason."""
+    if b"\x00" in line:
+        raise Pop3ParseError("NUL byte in command")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Pop3ParseError("command is not valid UTF-8") from None
+    verb, _, rest = text.partition(" ")
+    if not verb or not verb.isascii() or not verb.isalpha() or len(verb) > 8:
+        raise Pop3ParseError("unknown command")
+    args = tuple(rest.split(" ")) if rest else ()
+    return Pop3Command(verb.upper(), args, rest)
+
+
+def parse_message_number(text: str) -> int | None:
+    """A positive message number, or None for anything else (0, -1, 1e9, 20 digits...)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number > 0 else None
+
+
+def ok(text: str = "") -> bytes:
+    return f"+OK {text}\r\n".encode() if text else b"+OK\r\n"
+
+
+def err(text: str, code: str | None = None) -> bytes:
+    """``-ERR [CODE] text``; codes are RFC 2449/3206 response codes such as IN-USE."""
+    prefix = f"[{code}] " if code else ""
+    return f"-ERR {prefix}{text}\r\n".encode()
+
+
+def multiline(lines: list[str]) -> bytes:
+    """A multi-line response body of short text lines (LIST, UIDL, CAPA), terminated."""
+    body = "".join(f"{'.' if line.startswith('.') else ''}{line}\r\n" for line in lines)
+    return body.encode() + b".\r\n"
+
+
+def dot_stuff(message: bytes) -> bytes:
+    """Byte-stuff a stored (CRLF-normalised) message and terminate it, without a line loop."""
+    if not message:
+        return b".\r\n"
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+def top_of(message: bytes, body_lines: int) -> bytes:
+    """Headers, the blank line, and the first ``body_lines`` lines of the body (RFC 1939 TOP)."""
+    split = message.find(b"\r\n\r\n")
+    if split < 0:
+        return message
+    head_end = split + 4
+    if body_lines <= 0:
+        return message[:head_end]
+    pos = head_end
+    for _ in range(body_lines):
+        nxt = message.find(b"\r\n", pos)
+        if nxt < 0:
+            return message
+        pos = nxt + 2
+    return message[:pos]

@@ -1,0 +1,143 @@
+"""The POP3 session: RFC 1939's AUTHORIZATION -> TRANSACTION -> UPDATE state machine.
+
+The session reads lines from a :class:`~mailhost.channel.Channel`, parses them, checks the verb
+against the state table in the command registry, and runs the registered handler. Handlers
+(see :mod:`mailhost.protocols.pop3.commands`) act through the store and policy hooks; only the
+channel touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from mailhost.channel import Channel
+from mailhost.connection import ConnectionClosed, IdleTimeout
+from mailhost.linebuffer import LineTooLong
+from mailhost.plugins import PluginError
+from mailhost.protocols.pop3.maildrop import MaildropEntry
+from mailhost.protocols.pop3.parser import (
+    MAX_COMMAND_LINE,
+    Pop3ParseError,
+    err,
+    parse_command,
+)
+
+if TYPE_CHECKING:
+    from mailhost.app import App
+    from mailhost.config import ListenerSection
+    from mailhost.store.sqlite.mailstore import SqliteMailStore
+
+log = logging.getLogger("mailhost.pop3")
+
+AUTHORIZATION = "authorization"
+TRANSACTION = "transaction"
+UPDATE = "update"
+
+# SASL responses carry base64 of up to ~1 KB passwords; allow them, but only while authenticating.
+MAX_SASL_LINE = 4096
+
+
+class Pop3Session:
+    """State for one POP3 connection; handlers read and change it."""
+
+    def __init__(self, app: App, channel: Channel, listener: ListenerSection) -> None:
+        self.app = app
+        self.channel = channel
+        self.listener = listener
+        self.settings = app.config.pop3
+        self.state = AUTHORIZATION
+        self.username: str | None = None
+        self.pending_user: str | None = None
+        self.utf8 = False
+        self.mail: SqliteMailStore | None = None
+        self.maildrop: list[MaildropEntry] = []
+        self.bad_commands = 0
+        self.stack = AsyncExitStack()
+        self.finished = False
+        self.data: dict[str, Any] = {}  # scratch space for plugins, per session
+
+    # -- helpers for handlers -------------------------------------------------------------
+
+    def reply(self, data: bytes) -> None:
+        self.channel.write(data)
+
+    @property
+    def starttls_available(self) -> bool:
+        return self.listener.tls == "starttls" and not self.channel.is_secure
+
+    @property
+    def cleartext_allowed(self) -> bool:
+        return self.app.authenticator.cleartext_allowed(self.channel)
+
+    def entry(self, number: int | None) -> MaildropEntry | None:
+        """A visible (not deleted) message by number, or None."""
+        if number is None or number > len(self.maildrop):
+            return None
+        entry = self.maildrop[number - 1]
+        return None if entry.deleted else entry
+
+    def visible(self) -> list[MaildropEntry]:
+        return [e for e in self.maildrop if not e.deleted]
+
+    @property
+    def timeout(self) -> float:
+        if self.state == AUTHORIZATION:
+            return self.settings.auth_timeout
+        return self.settings.idle_timeout
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with self.stack:
+            self.channel.set_max_line(MAX_COMMAND_LINE)
+            self.reply(b"+OK " + self.app.config.server.hostname.encode() + b" POP3 ready\r\n")
+            while not self.finished:
+                try:
+                    await self.channel.drain()
+                    line = await self.channel.read_line(self.timeout)
+                except IdleTimeout:
+                    self.reply(err("autologout; idle for too long"))
+                    break
+                except ConnectionClosed:
+                    break
+                await self.handle_line(line)
+            with contextlib.suppress(ConnectionClosed):
+                await self.channel.drain()
+
+    async def handle_line(self, line: bytes | LineTooLong) -> None:
+        if isinstance(line, LineTooLong):
+            self._bad(f"line too long (max {line.limit} octets)")
+            return
+        try:
+            command = parse_command(line)
+        except Pop3ParseError as exc:
+            self._bad(str(exc))
+            return
+        entry = self.app.pop3_commands.get(command.verb)
+        if entry is None:
+            self._bad("unknown command")
+            return
+        if self.state not in entry.states:
+            self._bad(f"{command.verb} is not valid in the {self.state} state")
+            return
+        try:
+            await entry.handler(self, command)
+        except PluginError as exc:
+            log.error("%s: %s", self.username or self.channel.peer_ip, exc)
+            self.reply(err("temporary server problem, try again later", "SYS/TEMP"))
+        except ConnectionClosed:
+            raise
+        except Exception:
+            log.exception("POP3 %s failed for %s", command.verb, self.username)
+            self.reply(err("internal server error", "SYS/TEMP"))
+
+    def _bad(self, reason: str) -> None:
+        self.bad_commands += 1
+        if self.bad_commands >= self.settings.max_bad_commands:
+            self.reply(err("too many bad commands, closing connection"))
+            self.finished = True
+            return
+        self.reply(err(reason))
