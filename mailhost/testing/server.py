@@ -41,7 +41,8 @@ class ThrowawayCA:
         import trustme
 
         self.ca = trustme.CA()
-        cert = self.ca.issue_cert("127.0.0.1", "localhost", "::1")
+        # A subject CN as well as SANs: fetchmail checks the CN.
+        cert = self.ca.issue_cert("localhost", "127.0.0.1", "::1", common_name="localhost")
         directory.mkdir(parents=True, exist_ok=True)
         self.cert_file = directory / "server-cert.pem"
         self.key_file = directory / "server-key.pem"
@@ -191,6 +192,6 @@ __all__ = [
     "ListenerSection",
     "MailhostTestServer",
     "ThrowawayCA",
-    "replace_section",
     "make_config",
+    "replace_section",
 ]

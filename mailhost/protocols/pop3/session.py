@@ -103,7 +103,10 @@ class Pop3Session:
                     break
                 except ConnectionClosed:
                     break
-                await self.handle_line(line)
+                try:
+                    await self.handle_line(line)
+                except ConnectionClosed:
+                    break
             with contextlib.suppress(ConnectionClosed):
                 await self.channel.drain()
 
