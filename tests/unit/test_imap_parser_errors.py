@@ -27,6 +27,7 @@ def parse_error(wire: bytes) -> ParseError:
     "wire",
     [
         pytest.param(b'a LOGIN "fr\x00ed" pw', id="NUL in quoted"),
+        pytest.param(b"a LOGIN {4}\r\nfr\x00d pw", id="NUL in a string literal"),
         pytest.param(b'a LOGIN "fr\red" pw', id="bare CR in quoted"),
         pytest.param(b'a LOGIN "fr\ned" pw', id="bare LF in quoted"),
         pytest.param(b'a LOGIN "fr\xc3\xa9d" pw', id="8-bit in quoted"),

@@ -230,7 +230,7 @@ class Status(Command):
 
 @dataclass(frozen=True)
 class Append(Command):
-    """``date_time`` is aware; ``message`` is the literal exactly as sent."""
+    """``date_time`` is aware; ``message`` is the literal exactly as sent (NULs included)."""
 
     mailbox: str
     flags: tuple[str, ...]

@@ -176,12 +176,12 @@ class Cursor:
         self._position = match.end()
         return _QUOTED_ESCAPE.sub(rb"\1", match.group(1))
 
-    def literal(self) -> bytes:
-        """The literal that comes next (CHAR8: any byte but NUL)."""
+    def literal(self, *, allow_nul: bool = False) -> bytes:
+        """The literal that comes next; CHAR8 excludes NUL unless the caller opts in."""
         if not self.at_literal():
             self.fail("expected a literal")
         data = self._literals[self._index]
-        if b"\x00" in data:
+        if not allow_nul and b"\x00" in data:
             self.fail("NUL is not allowed in a literal")
         self._index += 1
         self._position = 0

@@ -186,7 +186,9 @@ def parse_append(cursor: Cursor, tag: bytes) -> Append:
         cursor.sp()
     if not cursor.at_literal():
         cursor.fail("APPEND needs the message as a literal")
-    return Append(tag, mailbox, flags, date_time, cursor.literal())
+    # Stray NULs occur in real archived mail; refusing them would make such messages
+    # impossible to copy in, and the message is stored as opaque octets anyway.
+    return Append(tag, mailbox, flags, date_time, cursor.literal(allow_nul=True))
 
 
 def _quota_root(cursor: Cursor) -> str:
