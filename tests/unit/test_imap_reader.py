@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailhost.protocols.imap.chunks import CommandChunks
 from mailhost.protocols.imap.reader import (
@@ -150,3 +152,22 @@ def test_caller_misuse_raises() -> None:
         assembler.feed_line(b"more")
     with pytest.raises(ValueError):
         assembler.feed_literal(b"xyz")
+
+
+_MARKERS = st.sampled_from(
+    [b"", b"{0}", b"{3}", b"{7+}", b"{99999}", b"{99999+}", b"{" + b"9" * 25 + b"}"]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.binary(max_size=30), _MARKERS), min_size=1, max_size=6))
+def test_fuzz_assembler_never_raises_on_client_input(lines: list[tuple[bytes, bytes]]) -> None:
+    assembler = make(max_literal=100, max_command=200)
+    for text, marker in lines:
+        result = assembler.feed_line(text + marker)
+        if isinstance(result, NeedLiteral):
+            assert result.size <= 100
+            assert assembler.feed_literal(b"x" * result.size) == 0
+        elif isinstance(result, AssemblyError) and result.fatal:
+            assert assembler.feed_line(b"A1 NOOP") is result
+            return
