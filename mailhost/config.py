@@ -151,6 +151,8 @@ class PluginsSection:
 
 
 DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
+    ListenerSection(protocol="imap", port=1143, tls="starttls"),
+    ListenerSection(protocol="imap", port=1993, tls="implicit"),
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
 )

@@ -20,7 +20,7 @@ defaults are ``trylast`` so any enabled plugin overrides them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -210,3 +210,23 @@ def mailhost_pop3_advert(
     ``username`` is None before login (server-wide values), the account name after it.
     Default: ``EXPIRE NEVER`` and ``LOGIN-DELAY 0``.
     """
+
+
+# --------------------------------------------------------------------------------------------
+# Folder policy
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_mailbox_delete_check(
+    app: App, username: str, mailbox: str
+) -> Awaitable[str | None] | str | None:
+    """**decide** Return a reason to refuse deleting ``mailbox`` (e.g. a protected folder).
+
+    INBOX can never be deleted; the core refuses that itself. ``None`` allows the delete.
+    """
+
+
+@hookspec
+def mailhost_hidden_mailboxes(app: App, username: str) -> Iterable[str] | None:
+    """**collect** Mailbox names to leave out of LIST, LSUB and STATUS for ``username``."""

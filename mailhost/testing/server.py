@@ -31,6 +31,8 @@ LOOPBACK = "127.0.0.1"
 TEST_LISTENERS: tuple[tuple[str, str], ...] = (
     ("pop3", "starttls"),
     ("pop3", "implicit"),
+    ("imap", "starttls"),
+    ("imap", "implicit"),
 )
 
 

@@ -93,6 +93,8 @@ class SqliteMailStore:
         self.lock = asyncio.Lock()
         self.quota_bytes = quota_bytes
         self.quota_messages = quota_messages
+        self.generation = 0  # bumped after every committed change, for IDLE and sync
+        self._changed = asyncio.Event()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -114,6 +116,28 @@ class SqliteMailStore:
         except Exception as exc:
             await self._rollback()
             raise TemporaryStoreError(f"could not commit: {exc}") from exc
+        self._announce_change()
+
+    def _announce_change(self) -> None:
+        """Wake every session of this account waiting in IDLE (same process)."""
+        self.generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for_change(self, generation: int, timeout: float) -> bool:
+        """Wait until ``generation`` is out of date or ``timeout`` passes; True if changed.
+
+        Changes from another process (``mailhost deliver``) do not wake this, so callers
+        poll with a short timeout as well.
+        """
+        if self.generation != generation:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _rollback(self) -> None:
         try:
@@ -276,6 +300,7 @@ class SqliteMailStore:
         async with self.lock:
             await self.db.execute("UPDATE mailbox SET subscribed = ? WHERE name = ?",
                                   (int(subscribed), name))
+        self._announce_change()
 
     async def set_special_use(self, name: str, special_use: str | None) -> None:
         name = validate_mailbox_name(name)
@@ -575,13 +600,21 @@ class SqliteMailStore:
                                       (row[1], mailbox_id))
             return int(row[0])
 
-    async def search_uids(self, mailbox_id: int, where: str, params: Sequence[Any]) -> list[int]:
-        """UIDs matching an SQL condition built by the IMAP search compiler (aliases g, b)."""
+    async def search(
+        self, mailbox_id: int, where: str, params: Sequence[Any], with_text: bool = False
+    ) -> list[tuple[int, int]]:
+        """(uid, modseq) of messages matching a condition from :mod:`.search`.
+
+        The condition may use the aliases g (message), b (body) and, with ``with_text``,
+        t (the searchable body text).
+        """
+        text_join = "LEFT JOIN body_text t ON t.body_id = g.body_id " if with_text else ""
         rows = await self._rows(
-            "SELECT g.uid FROM message g JOIN body b ON b.id = g.body_id "
-            f"WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid", (mailbox_id, *params),
+            "SELECT g.uid, g.modseq FROM message g JOIN body b ON b.id = g.body_id "
+            f"{text_join}WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid",
+            (mailbox_id, *params),
         )
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     async def move(
         self, mailbox_id: int, uids: Sequence[int], target: str
@@ -599,3 +632,14 @@ class SqliteMailStore:
             "WHERE g.mailbox_id = ? AND b.x_uidl IS NOT NULL", (mailbox_id,),
         )
         return {r[0]: r[1] for r in rows}
+
+    async def status_counts(self, mailbox_id: int) -> tuple[int, int, int]:
+        """(recent, deleted, deleted bytes) for STATUS RECENT, DELETED and DELETED-STORAGE."""
+        row = await self._row(
+            "SELECT COALESCE(SUM(g.uid >= m.first_recent_uid), 0), "
+            "COALESCE(SUM((g.flags & 8) != 0), 0), "
+            "COALESCE(SUM(CASE WHEN (g.flags & 8) != 0 THEN g.size ELSE 0 END), 0) "
+            "FROM mailbox m LEFT JOIN message g ON g.mailbox_id = m.id WHERE m.id = ?",
+            (mailbox_id,),
+        )
+        return int(row[0]), int(row[1]), int(row[2])

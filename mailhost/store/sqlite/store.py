@@ -11,6 +11,7 @@ from pathlib import Path
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
+from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 
 
@@ -56,6 +57,7 @@ class SqliteStore:
             entry = self._open.get(user.address)
             if entry is None:
                 db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
+                await register_functions(db)
                 mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
                 try:
                     await mail.ensure_initialised()
