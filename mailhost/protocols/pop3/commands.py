@@ -300,6 +300,10 @@ async def quit_(session: Pop3Session, command: Pop3Command) -> None:
         log.error("POP3 UPDATE failed for %s: %s", session.username, exc)
         session.reply(err("some deleted messages not removed", "SYS/TEMP"))
         return
+    finally:
+        # Unlock the maildrop before answering, so a client that reconnects at once finds it
+        # free (RFC 1939 §6: the lock is released in the UPDATE state).
+        await session.stack.aclose()
     session.reply(ok(f"bye ({removed} messages removed)"))
 
 
