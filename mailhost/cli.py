@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from mailhost.auth.passwords import MAX_PASSWORD_BYTES, PasswordTooLong, hash_password
+from mailhost.cli_registry import CliCommand
 from mailhost.config import Config, ConfigError, load_config
 from mailhost.store.addresses import AddressError
 from mailhost.store.interface import StoreError
@@ -229,7 +230,36 @@ async def cmd_domain_list(args: argparse.Namespace, config: Config) -> int:
 # -- argument parsing -----------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plugin_commands(argv: Sequence[str] | None) -> list[CliCommand]:
+    """Subcommands of the plugins the config enables (read with a first, lenient pass)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-c", "--config")
+    known, _ = pre.parse_known_args(argv)
+    try:
+        from mailhost.plugins import PluginHost
+
+        host = PluginHost(load_config(known.config))
+    except ConfigError:
+        return []  # reported properly once the command itself loads the config
+    commands: list[CliCommand] = []
+    for group in host.collect("mailhost_cli_commands"):
+        commands.extend(group)
+    return commands
+
+
+def _run_plugin_command(plugin_command: CliCommand) -> Handler:
+    async def run(args: argparse.Namespace, config: Config) -> int:
+        from mailhost.app import App
+
+        app = await App.create(config)
+        try:
+            return await plugin_command.run(args, app)
+        finally:
+            await app.close()
+    return run
+
+
+def build_parser(plugin_commands: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailhost", description="A pluggable mail server for people who run their own mail."
     )
@@ -270,13 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
         p = domains.add_parser(action, parents=[common], help=help_text)
         p.add_argument("domain")
     domains.add_parser("list", parents=[common], help="list local domains")
+
+    for plugin_command in plugin_commands:
+        p = sub.add_parser(plugin_command.name, parents=[common], help=plugin_command.help)
+        plugin_command.configure(p)
+        _handlers[plugin_command.name] = _run_plugin_command(plugin_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_plugin_commands(argv))
     args = parser.parse_args(argv)
-    name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    name = args.command
+    if getattr(args, "action", None) and f"{name} {args.action}" in _handlers:
+        name = f"{name} {args.action}"
     logging.basicConfig(
         level=logging.INFO if name == "serve" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -8,6 +8,7 @@ traceback at 2am is how mail gets lost.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import ipaddress
@@ -37,7 +38,8 @@ def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     """A dataclass field that carries the one-line explanation shown in the example config."""
     if isinstance(default, list | dict):
         value = default
-        return field(default_factory=lambda: type(value)(value), metadata={"doc": text}, **kwargs)
+        return field(default_factory=lambda: copy.deepcopy(value), metadata={"doc": text},
+                     **kwargs)
     return field(default=default, metadata={"doc": text}, **kwargs)
 
 
@@ -198,6 +200,10 @@ def _type_name(tp: Any) -> str:
         return " or ".join(repr(a) for a in typing.get_args(tp))
     if origin is list:
         return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is dict:
+        return f"a table of {_type_name(typing.get_args(tp)[1])}s"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
     return {str: "string", int: "integer", float: "number", bool: "true or false"}.get(tp, str(tp))
 
 
@@ -213,6 +219,16 @@ def _check_value(source: str, key: str, tp: Any, value: Any) -> Any:
             ok = False
         else:
             return [_check_value(source, f"{key}[{i}]", item_tp, v) for i, v in enumerate(value)]
+    elif origin is dict:
+        key_tp, value_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            ok = False
+        else:
+            return {_check_value(source, key, key_tp, k): _check_value(source, f"{key}.{k}",
+                                                                     value_tp, v)
+                    for k, v in value.items()}
+    elif dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build_section(source, key, tp, value)
     elif tp is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok:

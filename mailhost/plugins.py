@@ -106,6 +106,9 @@ class PluginHost:
         """Register a plugin object at run time (tests and embedding)."""
         self.pm.register(plugin, name=name)
 
+    def has_implementations(self, hook_name: str) -> bool:
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
         caller = getattr(self.pm.hook, hook_name)
         # pluggy calls the list back to front: later registrations and tryfirst run first.

@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 
 from mailhost.mime import MessageAnalysis, analyse, searchable_text
+from mailhost.store.events import EventKind, StoreEvent, StoreObserver
 from mailhost.store.flags import (
     decode_keywords,
     encode_keywords,
@@ -95,6 +96,7 @@ class SqliteMailStore:
         self.quota_messages = quota_messages
         self.generation = 0  # bumped after every committed change, for IDLE and sync
         self._changed = asyncio.Event()
+        self.observer: StoreObserver | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -117,6 +119,15 @@ class SqliteMailStore:
             await self._rollback()
             raise TemporaryStoreError(f"could not commit: {exc}") from exc
         self._announce_change()
+
+    def _emit(self, kind: EventKind, mailbox: str, uids: Sequence[int] = (),
+              new_name: str | None = None) -> None:
+        if self.observer is not None:
+            self.observer(StoreEvent(kind, self.account, mailbox, tuple(uids), new_name))
+
+    async def _mailbox_name(self, mailbox_id: int) -> str:
+        row = await self._row("SELECT name FROM mailbox WHERE id = ?", (mailbox_id,))
+        return str(row[0]) if row else ""
 
     def _announce_change(self) -> None:
         """Wake every session of this account waiting in IDLE (same process)."""
@@ -225,6 +236,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_created", name)
         return await self._require(name)
 
     async def delete_mailbox(self, name: str) -> None:
@@ -243,6 +255,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
         """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
@@ -274,6 +287,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_renamed", old, new_name=new)
 
     async def _move_all(self, source_id: int, target_id: int) -> None:
         """Move every message of INBOX to a fresh mailbox (inside the caller's transaction)."""
@@ -381,6 +395,7 @@ class SqliteMailStore:
             await self._commit()
         info = await self.mailbox_by_id(mailbox_id)
         assert info is not None
+        self._emit("message_stored", info.name, (uid,))
         meta = MessageMeta(
             uid=uid, modseq=modseq, flags=join_flags(bits, keywords), size=len(raw),
             internaldate=_internaldate(when.timestamp(), tz_minutes), savedate=now,
@@ -495,6 +510,9 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        if updated:
+            self._emit("flags_changed", await self._mailbox_name(mailbox_id),
+                       [meta.uid for meta in updated])
         return FlagUpdate(tuple(updated), tuple(failed))
 
     async def _record_expunged(self, mailbox_id: int, uids: Sequence[int]) -> int:
@@ -529,6 +547,8 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        if present:
+            self._emit("expunged", await self._mailbox_name(mailbox_id), sorted(present))
         return sorted(present)
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int]:
@@ -582,6 +602,8 @@ class SqliteMailStore:
             await self._commit()
         info = await self.mailbox_by_id(dest_id)
         assert info is not None
+        if mapping:
+            self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
     async def claim_recent(self, mailbox_id: int) -> int:

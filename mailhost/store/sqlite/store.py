@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailhost.store.events import StoreObserver
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
@@ -37,6 +38,7 @@ class SqliteStore:
         self.directory = directory
         self._open: dict[str, _OpenAccount] = {}
         self._opening = asyncio.Lock()
+        self.observer: StoreObserver | None = None  # told of every committed change
 
     @classmethod
     async def open(cls, data_dir: Path) -> SqliteStore:
@@ -59,6 +61,7 @@ class SqliteStore:
                 db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
                 await register_functions(db)
                 mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
+                mail.observer = self.observer
                 try:
                     await mail.ensure_initialised()
                 except BaseException:
