@@ -176,14 +176,27 @@ def mailhost_store_event(app: App, event: StoreEvent) -> MaybeAwaitable:
 
 
 @hookspec
+def mailhost_pop3_folders(
+    app: App, username: str
+) -> Awaitable[list[str] | None] | list[str] | None:
+    """**decide** Which folders make up a user's POP3 maildrop, merged in this order.
+
+    Default: ``["INBOX"]``. Folder policy answers this (INBOX plus Junk, say); it composes
+    with any maildrop filter, because :func:`~mailhost.protocols.pop3.maildrop.default_maildrop`
+    asks this hook first.
+    """
+
+
+@hookspec
 def mailhost_pop3_maildrop(
     app: App, session: Pop3Session
 ) -> Awaitable[list[MaildropEntry] | None] | list[MaildropEntry] | None:
     """**decide** The messages this POP3 session sees, in order (message numbers follow it).
 
-    The default (``trylast``) is every INBOX message not hidden from POP3, oldest first. A
-    policy may merge folders (INBOX plus Junk) or show only mail that arrived after a date.
-    Build entries with :func:`mailhost.protocols.pop3.maildrop.entries_for`. May be async.
+    The default (``trylast``) is :func:`~mailhost.protocols.pop3.maildrop.default_maildrop`:
+    the folders from :func:`mailhost_pop3_folders`, oldest first, minus messages hidden from
+    POP3. A policy that filters the view (only mail from a date on) should start from
+    ``await default_maildrop(app, session)`` so it keeps honouring the folder policy.
     """
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailhost.store.interface import MailboxInfo, MessageMeta
+
+if TYPE_CHECKING:
+    from mailhost.app import App
+    from mailhost.protocols.pop3.session import Pop3Session
 
 HIDDEN_KEYWORD = "$POP3Deleted"  # set by the "hide" action; the default view skips it
 
@@ -62,3 +67,22 @@ def entries_for(
                 flags=meta.flags,
             ))
     return entries
+
+
+async def default_maildrop(app: App, session: Pop3Session) -> list[MaildropEntry]:
+    """The folders the folder policy names (INBOX by default), merged, hidden ones left out."""
+    mail = session.mail
+    assert mail is not None and session.username is not None
+    names = await app.plugins.decide("mailhost_pop3_folders", app=app,
+                                     username=session.username) or ["INBOX"]
+    folders: list[tuple[MailboxInfo, list[MessageMeta]]] = []
+    x_uidls: dict[tuple[int, int], str] = {}
+    for name in names:
+        box = await mail.get_mailbox(name)
+        if box is None or any(box.id == seen.id for seen, _ in folders):
+            continue
+        folders.append((box, await mail.messages(box.id)))
+        if app.config.pop3.reuse_x_uidl:
+            x_uidls.update({(box.id, uid): value
+                            for uid, value in (await mail.x_uidls(box.id)).items()})
+    return entries_for(folders, x_uidls)
