@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from mailhost.auth.passwords import MAX_PASSWORD_BYTES, PasswordTooLong, hash_password
-from mailhost.cli_registry import CliCommand
+from mailhost.cli_registry import CliCommand, config_option
 from mailhost.config import Config, ConfigError, load_config
 from mailhost.store.addresses import AddressError
 from mailhost.store.interface import StoreError
@@ -76,7 +76,7 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from mailhost.server import Server
 
     app = await App.create(config)
-    server = Server(app, args.config)
+    server = Server(app, getattr(args, "config", None))
     try:
         await server.start()
     except BaseException:
@@ -92,7 +92,7 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                   flush=True)
         print("Add the first user from another terminal with:\n"
               "  .venv/bin/mailhost user add you@example.test --password-stdin"
-              + (f" -c {args.config}" if args.config else "")
+              + (f" -c {args.config}" if getattr(args, "config", None) else "")
               + "\nStop with Ctrl-C.", flush=True)
 
     await server.run_until_stopped(on_ready=ready)
@@ -263,9 +263,7 @@ def build_parser(plugin_commands: Sequence[CliCommand] = ()) -> argparse.Argumen
     parser = argparse.ArgumentParser(
         prog="mailhost", description="A pluggable mail server for people who run their own mail."
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", metavar="FILE",
-                        help="TOML config file (default: built-in defaults, data in ./var)")
+    common = config_option()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("serve", parents=[common], help="run the server")
     sub.add_parser("check-config", parents=[common], help="validate a config file and exit")

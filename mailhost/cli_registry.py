@@ -24,3 +24,15 @@ class CliCommand:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, App], Awaitable[int]]
+
+
+def config_option() -> argparse.ArgumentParser:
+    """A parent parser with ``-c/--config``, for the nested subcommands a plugin adds.
+
+    Pass it as ``parents=[config_option()]`` to every parser that takes positional arguments,
+    so ``-c FILE`` works after them as it does for the built-in commands.
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-c", "--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="TOML config file (default: built-in defaults, data in ./var)")
+    return parent

@@ -31,6 +31,7 @@ class MaildropEntry:
     size: int
     uidl: str
     flags: tuple[str, ...] = ()
+    savedate: float = 0.0  # when the message was stored (policies filter on it)
     deleted: bool = False
     retrieved: bool = False
     extra: dict[str, object] = field(default_factory=dict)
@@ -64,7 +65,7 @@ def entries_for(
             entries.append(MaildropEntry(
                 number=len(entries) + 1, mailbox=mailbox.name, mailbox_id=mailbox.id,
                 uidvalidity=mailbox.uidvalidity, uid=meta.uid, size=meta.size, uidl=uidl,
-                flags=meta.flags,
+                flags=meta.flags, savedate=meta.savedate,
             ))
     return entries
 
