@@ -2,13 +2,20 @@
 
 Each helper writes the client's config into a work directory, runs it once with a bounded
 timeout against 127.0.0.1, and returns what it delivered, so a test can assert on it.
+:class:`ImapWire` is the byte-level counterpart for what no real client shows: the order of
+untagged responses, and IDLE pushes read with deadlines.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import select
 import shutil
+import socket
+import ssl
 import subprocess
+import time
 from pathlib import Path
 
 from mailhost.testing.server import MailhostTestServer
@@ -56,3 +63,126 @@ def fetchmail(
         raise AssertionError(f"fetchmail failed ({result.returncode}):\n"
                              f"{result.stdout}{result.stderr}")
     return result.returncode, sorted(outdir.iterdir())
+
+
+_LITERAL_END = re.compile(rb"\{([0-9]+)\+?\}$")
+
+
+class ImapWire:
+    """An IMAP connection that speaks bytes, for multi-session and IDLE tests.
+
+    Reads go through one buffer with explicit deadlines (``select``), so waiting for a push
+    that does not come never leaves the socket unusable, unlike a timed-out ``makefile``.
+    Lines come back without CRLF; a literal a line announces is joined into it.
+    """
+
+    def __init__(self, port: int, context: ssl.SSLContext | None = None,
+                 timeout: float = 10.0) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = context.wrap_socket(sock, server_hostname="localhost") if context else sock
+        self.timeout = timeout
+        self.buffer = b""
+        self.counter = 0
+        self.greeting = self.line()
+
+    def _fill(self, deadline: float) -> bool:
+        """Read more bytes before ``deadline``; False on timeout. EOF raises."""
+        pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+        remaining = deadline - time.monotonic()
+        if not pending and (remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]):
+            return False
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError(f"server closed the connection; unread: {self.buffer!r}")
+        self.buffer += data
+        return True
+
+    def line(self, timeout: float | None = None) -> bytes | None:
+        """The next response line (literals joined in), or None if none arrives in time."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        out = b""
+        while True:
+            while b"\r\n" not in self.buffer:
+                if not self._fill(deadline):
+                    return None
+            text, _, self.buffer = self.buffer.partition(b"\r\n")
+            out += text
+            literal = _LITERAL_END.search(text)
+            if literal is None:
+                return out
+            size = int(literal.group(1))
+            while len(self.buffer) < size:
+                if not self._fill(deadline):
+                    return None
+            out += b"\r\n" + self.buffer[:size]
+            self.buffer = self.buffer[size:]
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def command(self, text: bytes) -> list[bytes]:
+        """Send one tagged command; every line up to and including its tagged answer."""
+        self.counter += 1
+        tag = b"w%d" % self.counter
+        self.send(tag + b" " + text + b"\r\n")
+        lines: list[bytes] = []
+        while True:
+            line = self.line()
+            if line is None:
+                raise AssertionError(f"no answer to {text!r}; got {lines!r}")
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def ok(self, text: bytes) -> list[bytes]:
+        """Run a command that must succeed; its untagged lines."""
+        lines = self.command(text)
+        assert lines[-1].split(b" ")[1] == b"OK", lines
+        return lines[:-1]
+
+    def append(self, mailbox: bytes, raw: bytes, flags: bytes = b"") -> list[bytes]:
+        """APPEND with a non-synchronizing literal (LITERAL+); every line of the answer."""
+        options = b"(" + flags + b") " if flags else b""
+        return self.command(b"APPEND %s %s{%d+}\r\n%s" % (mailbox, options, len(raw), raw))
+
+    def login(self, user: str, password: str) -> None:
+        self.ok(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
+
+    def idle(self) -> None:
+        """Start IDLE and wait for the continuation."""
+        self.counter += 1
+        self.idle_tag = b"w%d" % self.counter
+        self.send(self.idle_tag + b" IDLE\r\n")
+        first = self.line()
+        assert first is not None and first.startswith(b"+"), first
+
+    def done(self) -> list[bytes]:
+        """End IDLE; the lines up to and including its tagged OK."""
+        self.send(b"DONE\r\n")
+        lines: list[bytes] = []
+        while (line := self.line()) is not None:
+            lines.append(line)
+            if line.startswith(self.idle_tag + b" "):
+                return lines
+        raise AssertionError(f"IDLE did not end; got {lines!r}")
+
+    def wait_for(self, pattern: bytes, timeout: float = 10.0) -> list[bytes]:
+        """Lines until one matches the regex ``pattern`` (included); fails after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        lines: list[bytes] = []
+        while (line := self.line(max(0.0, deadline - time.monotonic()))) is not None:
+            lines.append(line)
+            if re.fullmatch(pattern, line):
+                return lines
+        raise AssertionError(f"nothing matched {pattern!r} in {timeout}s; got {lines!r}")
+
+    def quiet_for(self, seconds: float) -> list[bytes]:
+        """Whatever arrives within ``seconds`` (to show that nothing does)."""
+        deadline = time.monotonic() + seconds
+        lines: list[bytes] = []
+        while (line := self.line(max(0.0, deadline - time.monotonic()))) is not None:
+            lines.append(line)
+        return lines
+
+    def close(self) -> None:
+        self.sock.close()
