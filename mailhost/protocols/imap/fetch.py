@@ -29,6 +29,7 @@ PARSED_ITEMS = frozenset({A.ENVELOPE, A.BODY, A.BODYSTRUCTURE})
 RAW_ITEMS = frozenset({A.RFC822, A.RFC822_HEADER, A.RFC822_TEXT})
 SEEN_ITEMS = frozenset({A.RFC822, A.RFC822_TEXT})
 DRAIN_EVERY = 64
+_NO_MORE = (1 << 63, b"")  # past every UID: the store has no more bodies to give
 
 
 def needs_raw(item: FetchItem) -> bool:
@@ -97,26 +98,35 @@ def render_item(
 
 async def fetch_responses(
     mail: SqliteMailStore, box: SelectedMailbox, uids: Sequence[int],
-    items: Sequence[FetchItem],
+    items: Sequence[FetchItem], missing: list[int] | None = None,
 ) -> AsyncIterator[bytes]:
-    """One ``* n FETCH (...)`` line per message, streamed so bodies are not all held."""
+    """One ``* n FETCH (...)`` line per message, streamed so bodies are not all held.
+
+    ``uids`` must be ascending. Messages another session has expunged (the store no longer
+    has their data, the client not yet heard) are skipped and added to ``missing``.
+    """
     want_parts = any(item in PARSED_ITEMS or needs_raw(item) for item in items)
     want_raw = any(needs_raw(item) for item in items)
     parts_by_uid: dict[int, MessageParts] = {}
     if want_parts:
         parts_by_uid = {p.uid: p for p in await mail.parts(box.info.id, uids)}
     raws = mail.iter_raw(box.info.id, uids) if want_raw else None
+    ahead: tuple[int, bytes] = (0, b"")  # the next (uid, raw) the store gave, kept until used
     for uid in uids:
         raw: bytes | None = None
         if raws is not None:
-            raw_uid, raw = await anext(raws, (0, b""))
-            while raw_uid and raw_uid < uid:
-                raw_uid, raw = await anext(raws, (0, b""))
-            if raw_uid != uid:
-                continue  # expunged by another session while we were reading
+            while ahead[0] < uid:
+                ahead = await anext(raws, _NO_MORE)
+            if ahead[0] != uid:
+                if missing is not None:
+                    missing.append(uid)
+                continue
+            raw = ahead[1]
         parts = parts_by_uid.get(uid)
         seq = box.seq_of(uid)
         if seq is None or (want_parts and parts is None):
+            if missing is not None:
+                missing.append(uid)
             continue
         body = b" ".join(render_item(item, uid, box, parts, raw) for item in items)
         yield b"* %d FETCH (%s)\r\n" % (seq, body)

@@ -51,6 +51,11 @@ log = logging.getLogger("mailhost.imap")
 _NO_EXPUNGE_DURING = (cmd.Fetch, cmd.Store, cmd.Search)
 
 
+def may_expunge(command: cmd.Command) -> bool:
+    """Whether EXPUNGE (or VANISHED) may be sent while ``command`` runs."""
+    return not isinstance(command, _NO_EXPUNGE_DURING) or bool(getattr(command, "uid", False))
+
+
 def verb_of(command: cmd.Command) -> str:
     """The registry key for a command: its class's ``verb`` or its class name."""
     return str(getattr(type(command), "verb", type(command).__name__.upper()))
@@ -93,8 +98,7 @@ class ImapSession:
         self, command: cmd.Command, text: str = "completed", code: bytes | None = None
     ) -> None:
         """Report mailbox changes the client may now hear about, then the tagged OK."""
-        await self.report_changes(allow_expunge=not isinstance(command, _NO_EXPUNGE_DURING)
-                                  or bool(getattr(command, "uid", False)))
+        await self.report_changes(allow_expunge=may_expunge(command))
         self.tagged(command.tag, b"OK", f"{verb_of(command)} {text}", code)
 
     def no(self, command: cmd.Command, text: str, code: bytes | None = None) -> None:

@@ -13,7 +13,7 @@ from mailhost.protocols.imap.fetch import DRAIN_EVERY, fetch_responses, sets_see
 from mailhost.protocols.imap.fetchatt import BinarySection, BinarySize, FetchAttribute
 from mailhost.protocols.imap.searchkeys import ModSeqAtLeast, SearchKey
 from mailhost.protocols.imap.sequence import format_uid_set
-from mailhost.protocols.imap.session import ImapSession
+from mailhost.protocols.imap.session import ImapSession, may_expunge
 from mailhost.protocols.imap.state import State
 from mailhost.protocols.imap.wire import quoted
 from mailhost.store.interface import FlagMode
@@ -60,11 +60,19 @@ async def fetch(session: ImapSession, command: cmd.Fetch) -> None:
             if FetchAttribute.FLAGS not in items:
                 items.append(FetchAttribute.FLAGS)
     count = 0
-    async for line in fetch_responses(mail, box, uids, items):
+    missing: list[int] = []
+    async for line in fetch_responses(mail, box, uids, items, missing):
         session.send(line)
         count += 1
         if count % DRAIN_EVERY == 0:
             await session.channel.drain()
+    if missing:
+        # RFC 2180 §4.1.2 and RFC 5530: their data is gone; the client learns why at the next
+        # command that may carry EXPUNGE.
+        await session.report_changes(allow_expunge=may_expunge(command))
+        session.no(command, "some of the messages were expunged by another session",
+                   b"EXPUNGEISSUED")
+        return
     await session.complete(command)
 
 
