@@ -10,6 +10,7 @@ expunges are held back while a FETCH, STORE or SEARCH (by sequence number) runs.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,12 +103,14 @@ class SelectedMailbox:
 
     async def refresh(
         self, mail: SqliteMailStore, allow_expunge: bool, condstore: bool, qresync: bool,
-    ) -> list[bytes]:
-        """Untagged responses for everything that changed since the last refresh."""
-        info = await mail.mailbox_by_id(self.info.id)
+    ) -> list[bytes] | None:
+        """Untagged responses for everything that changed since the last refresh; None if
+        the mailbox no longer exists (the session then ends the selection)."""
+        version = await mail.mailbox_version(self.info.id)
+        if version is None:
+            return None
         out: list[bytes] = []
-        if info is None:
-            return out  # deleted under us; the session handles that separately
+        info = dataclasses.replace(self.info, uidnext=version[0], highestmodseq=version[1])
         if info.highestmodseq != self.known_modseq or info.uidnext != self.info.uidnext:
             since = self.known_modseq
             changed = await mail.messages_changed_since(self.info.id, since)

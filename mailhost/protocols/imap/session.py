@@ -136,15 +136,29 @@ class ImapSession:
     async def report_changes(self, allow_expunge: bool) -> None:
         if self.selected is None or self.mail is None:
             return
-        if await self.mail.mailbox_by_id(self.selected.info.id) is None:
-            # Deleted or renamed away by another session: end the selection cleanly.
-            self.selected = None
-            self.state = State.AUTHENTICATED
-            self.untagged(b"OK [CLOSED] the selected mailbox no longer exists")
+        lines = await self.selected.refresh(self.mail, allow_expunge, self.condstore,
+                                            self.qresync)
+        if lines is None:
+            self.selection_gone()
             return
-        for line in await self.selected.refresh(self.mail, allow_expunge, self.condstore,
-                                                self.qresync):
+        for line in lines:
             self.send(line)
+
+    async def check_selection(self) -> None:
+        """Before a command: has another session deleted the selected mailbox?"""
+        if self.selected is not None and self.mail is not None and \
+                await self.mail.mailbox_version(self.selected.info.id) is None:
+            self.selection_gone()
+
+    def selection_gone(self) -> None:
+        """End the selection of a mailbox another session deleted (RFC 7162 [CLOSED]).
+
+        The session is back in the authenticated state, so the next FETCH gets a clear BAD
+        instead of answers about messages that no longer exist.
+        """
+        self.selected = None
+        self.state = State.AUTHENTICATED
+        self.untagged(b"OK [CLOSED] the selected mailbox no longer exists")
 
     @property
     def timeout(self) -> float:
@@ -245,6 +259,7 @@ class ImapSession:
         if entry is None:
             self.bad(command, f"{verb} is not supported")
             return
+        await self.check_selection()
         if self.state.value not in entry.states:
             self.bad(command, f"{verb} is not valid in the {self.state.value} state")
             return

@@ -216,6 +216,16 @@ class SqliteMailStore:
         row = await self._row(self._MAILBOX_SQL + "WHERE m.id = ? GROUP BY m.id", (mailbox_id,))
         return self._mailbox(row) if row else None
 
+    async def mailbox_version(self, mailbox_id: int) -> tuple[int, int] | None:
+        """(UIDNEXT, HIGHESTMODSEQ), or None if the mailbox is gone.
+
+        Every change to a mailbox moves one of the two, so sessions poll this primary-key
+        lookup instead of the counting query behind :meth:`mailbox_by_id`.
+        """
+        row = await self._row("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
+                              (mailbox_id,))
+        return (int(row[0]), int(row[1])) if row else None
+
     async def _require(self, name: str) -> MailboxInfo:
         mailbox = await self.get_mailbox(name)
         if mailbox is None:
