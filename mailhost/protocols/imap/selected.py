@@ -114,9 +114,7 @@ class SelectedMailbox:
         if info.highestmodseq != self.known_modseq or info.uidnext != self.info.uidnext:
             since = self.known_modseq
             changed = await mail.messages_changed_since(self.info.id, since)
-            self.expunged_pending.update(
-                uid for uid in await mail.expunged_since(self.info.id, since) if uid in self.meta
-            )
+            await self._note_expunges(mail, since)
             out.extend(self._flag_changes(changed, condstore))
             new = [meta for meta in changed if meta.uid not in self.meta
                    and meta.uid > self.max_uid]
@@ -137,6 +135,14 @@ class SelectedMailbox:
         elif allow_expunge:
             out.extend(self._report_expunges(qresync))
         return out
+
+    async def _note_expunges(self, mail: SqliteMailStore, since: int) -> None:
+        """Add what the store expunged after ``since`` to the expunges not yet reported."""
+        expunged = await mail.expunged_since(self.info.id, since)
+        if expunged is None:  # forgotten that far back: whatever this session has is gone
+            present = set(await mail.uids(self.info.id))
+            expunged = [uid for uid in self.uids if uid not in present]
+        self.expunged_pending.update(uid for uid in expunged if uid in self.meta)
 
     def _flag_changes(self, changed: list[MessageMeta], condstore: bool) -> list[bytes]:
         out = []

@@ -84,6 +84,9 @@ class SqliteMailStore:
     """The mail of one account; every query is scoped to this account's own database file."""
 
     migrations = ACCOUNT_MIGRATIONS
+    # Expunged UIDs remembered per mailbox for QRESYNC and VANISHED. Older ones are forgotten
+    # (the floor rises) and callers fall back to "every UID not present" (RFC 7162 §3.2.5.2).
+    expunged_kept = 10_000
 
     def __init__(
         self, account: str, db: aiosqlite.Connection, quota_bytes: int = 0,
@@ -531,7 +534,27 @@ class SqliteMailStore:
             "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES (?, ?, ?)",
             [(mailbox_id, uid, modseq) for uid in uids],
         )
+        await self._forget_old_expunges(mailbox_id)
         return modseq
+
+    async def _forget_old_expunges(self, mailbox_id: int) -> None:
+        """Keep the newest ``expunged_kept`` records; whole MODSEQs go, and the floor rises.
+
+        Expunges sharing a MODSEQ are forgotten together, so for any MODSEQ at or above the
+        floor the table still holds every later expunge.
+        """
+        row = await self._row(
+            "SELECT modseq FROM expunged WHERE mailbox_id = ? ORDER BY modseq DESC "
+            "LIMIT 1 OFFSET ?", (mailbox_id, self.expunged_kept),
+        )
+        if row is None:
+            return
+        await self.db.execute("DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?",
+                              (mailbox_id, row[0]))
+        await self.db.execute(
+            "UPDATE mailbox SET expunged_floor = max(expunged_floor, ?) WHERE id = ?",
+            (row[0], mailbox_id),
+        )
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
         """Remove messages for good; returns the UIDs that were really there."""
@@ -561,11 +584,26 @@ class SqliteMailStore:
             self._emit("expunged", await self._mailbox_name(mailbox_id), sorted(present))
         return sorted(present)
 
-    async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int]:
+    async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int] | None:
+        """UIDs expunged after ``modseq``; None if expunges that old are forgotten.
+
+        On None, every UID below UIDNEXT that is not in the mailbox now (:meth:`uids`) has
+        been expunged at some time: UIDs are handed out one by one and never reused.
+        """
+        floor = await self._row("SELECT expunged_floor FROM mailbox WHERE id = ?",
+                                (mailbox_id,))
+        if floor is not None and modseq < floor[0]:
+            return None
         rows = await self._rows(
             "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
             (mailbox_id, modseq),
         )
+        return [r[0] for r in rows]
+
+    async def uids(self, mailbox_id: int) -> list[int]:
+        """The UIDs in a mailbox now, ascending."""
+        rows = await self._rows("SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid",
+                                (mailbox_id,))
         return [r[0] for r in rows]
 
     async def copy(

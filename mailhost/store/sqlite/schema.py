@@ -106,4 +106,9 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
         DELETE FROM body WHERE id = OLD.body_id;
     END;
     """,
+    # 2: only the newest expunges of a mailbox are remembered for QRESYNC; those with a
+    # MODSEQ up to expunged_floor have been forgotten (see SqliteMailStore.expunged_since).
+    """
+    ALTER TABLE mailbox ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
+    """,
 )

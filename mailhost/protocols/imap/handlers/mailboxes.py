@@ -12,9 +12,9 @@ from mailhost.protocols.imap.listing import (
     special_use_attributes,
 )
 from mailhost.protocols.imap.selected import SelectedMailbox
-from mailhost.protocols.imap.sequence import format_uid_set
 from mailhost.protocols.imap.session import ImapSession
 from mailhost.protocols.imap.state import State
+from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import flag_list, mailbox_name
 from mailhost.store.flags import CANONICAL
 from mailhost.store.interface import MailboxInfo, MailboxNotFound
@@ -74,11 +74,15 @@ async def _qresync_catch_up(
 ) -> None:
     """RFC 7162 §3.2.5: what vanished and what changed since the client's mod-sequence."""
     mail = session.require_mail()
-    gone = await mail.expunged_since(box.info.id, params.modseq)
-    if params.known_uids is not None:
-        gone = params.known_uids.select(gone, box.max_uid or box.info.uidnext - 1)
+    match = None
+    if params.known_sequences is not None and params.known_sequence_uids is not None:
+        match = (params.known_sequences, params.known_sequence_uids)
+    gone = await vanished_since(
+        mail, box.info.id, params.modseq, box.info.uidnext, within=params.known_uids,
+        star=box.max_uid or box.info.uidnext - 1, match=match, current=box.uids,
+    )
     if gone:
-        session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
+        session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))
     for meta in await mail.messages_changed_since(box.info.id, params.modseq):
         if meta.uid in box.meta:
             session.send(box.fetch_flags_line(meta.uid, with_uid=True, modseq=True))

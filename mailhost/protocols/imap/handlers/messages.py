@@ -15,6 +15,7 @@ from mailhost.protocols.imap.searchkeys import ModSeqAtLeast, SearchKey
 from mailhost.protocols.imap.sequence import format_uid_set
 from mailhost.protocols.imap.session import ImapSession, may_expunge
 from mailhost.protocols.imap.state import State
+from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import quoted
 from mailhost.store.interface import FlagMode
 from mailhost.store.sqlite.search import SearchScope, compile_search
@@ -44,12 +45,12 @@ async def fetch(session: ImapSession, command: cmd.Fetch) -> None:
         if FetchAttribute.MODSEQ not in items:
             items.append(FetchAttribute.MODSEQ)
         if command.vanished:
-            gone = command.sequence.select(
-                await mail.expunged_since(box.info.id, command.changedsince),
-                box.max_uid or box.info.uidnext - 1,
+            gone = await vanished_since(
+                mail, box.info.id, command.changedsince, box.info.uidnext,
+                within=command.sequence, star=box.max_uid or box.info.uidnext - 1,
             )
             if gone:
-                session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
+                session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))
         uids = [u for u in uids if box.meta[u].modseq > command.changedsince]
     if not box.read_only and any(sets_seen(item) for item in items):
         unseen = [u for u in uids if "\\Seen" not in box.meta[u].flags]
