@@ -35,6 +35,7 @@ class SelectedMailbox:
     recent: set[int] = field(default_factory=set)
     known_modseq: int = 0
     expunged_pending: set[int] = field(default_factory=set)  # gone from the store, not yet told
+    pending_since: int = 0  # a MODSEQ below every pending expunge: all before it is told
     saved_search: tuple[int, ...] = ()  # SEARCHRES ``$`` (UIDs)
 
     @classmethod
@@ -134,6 +135,11 @@ class SelectedMailbox:
             self.info = info
         elif allow_expunge:
             out.extend(self._report_expunges(qresync))
+        if self.expunged_pending and condstore:
+            # Expunges are held back (RFC 3501 §7.4.1) while FETCH data with newer MODSEQs
+            # went out: name a sync point below them, or a client that reconnects from the
+            # newest MODSEQ it saw would never learn of the expunges (RFC 5162 erratum 1810).
+            out.append(b"* OK [HIGHESTMODSEQ %d] expunges pending\r\n" % self.pending_since)
         return out
 
     async def _note_expunges(self, mail: SqliteMailStore, since: int) -> None:
@@ -142,7 +148,10 @@ class SelectedMailbox:
         if expunged is None:  # forgotten that far back: whatever this session has is gone
             present = set(await mail.uids(self.info.id))
             expunged = [uid for uid in self.uids if uid not in present]
-        self.expunged_pending.update(uid for uid in expunged if uid in self.meta)
+        fresh = [uid for uid in expunged if uid in self.meta]
+        if fresh and not self.expunged_pending:
+            self.pending_since = since
+        self.expunged_pending.update(fresh)
 
     def _flag_changes(self, changed: list[MessageMeta], condstore: bool) -> list[bytes]:
         out = []
