@@ -8,6 +8,8 @@ can be backed up, moved or deleted on its own. All sessions of one account share
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -40,7 +42,10 @@ from mailhost.store.interface import (
 from mailhost.store.names import validate_mailbox_name
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 
+log = logging.getLogger("mailhost.store")
+
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
+FOREIGN_POLL_SECONDS = 1.0  # how often a waiter looks for commits by other processes
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -100,6 +105,9 @@ class SqliteMailStore:
         self.generation = 0  # bumped after every committed change, for IDLE and sync
         self._changed = asyncio.Event()
         self.observer: StoreObserver | None = None
+        self._waiters = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self._data_version: int | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -141,17 +149,50 @@ class SqliteMailStore:
     async def wait_for_change(self, generation: int, timeout: float) -> bool:
         """Wait until ``generation`` is out of date or ``timeout`` passes; True if changed.
 
-        Changes from another process (``mailhost deliver``) do not wake this, so callers
-        poll with a short timeout as well.
+        Commits of this process wake waiters at once. Commits of other processes (CLI tools,
+        another server sharing the data directory) are found by one watcher per account that
+        runs only while someone waits, so a thousand IDLE sessions cost one cheap query a
+        second per account, not one per session.
         """
         if self.generation != generation:
             return True
+        self._waiters += 1
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_other_processes())
         try:
             async with asyncio.timeout(timeout):
                 await self._changed.wait()
         except TimeoutError:
             return False
+        finally:
+            self._waiters -= 1
         return True
+
+    async def _foreign_version(self) -> int:
+        """SQLite's data_version: it changes only when another connection commits."""
+        row = await self._row("PRAGMA data_version")
+        return int(row[0])
+
+    async def _watch_other_processes(self) -> None:
+        try:
+            if self._data_version is None:
+                self._data_version = await self._foreign_version()
+            while self._waiters:
+                await asyncio.sleep(FOREIGN_POLL_SECONDS)
+                version = await self._foreign_version()
+                if version != self._data_version:
+                    self._data_version = version
+                    self._announce_change()
+        except Exception:
+            log.exception("%s: watching for changes by other processes failed", self.account)
+
+    async def close(self) -> None:
+        """Stop the watcher and close the database (the store is unusable afterwards)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watcher
+        await self.db.close()
 
     async def _rollback(self) -> None:
         try:
@@ -161,6 +202,7 @@ class SqliteMailStore:
 
     async def ensure_initialised(self) -> None:
         """Create the account's state row and INBOX the first time the account is opened."""
+        self._data_version = await self._foreign_version()  # the watcher's baseline
         async with self.lock:
             if await self._row("SELECT 1 FROM account_state WHERE id = 1"):
                 return

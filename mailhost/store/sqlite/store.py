@@ -95,7 +95,7 @@ class SqliteStore:
 
     async def _close_entry(self, address: str) -> None:
         entry = self._open.pop(address)
-        await entry.store.db.close()
+        await entry.store.close()
 
     async def _close_idle(self) -> None:
         """Close databases unused for IDLE_KEEP_SECONDS, and the oldest beyond the cap."""
@@ -116,6 +116,6 @@ class SqliteStore:
     async def close(self) -> None:
         async with self._opening:
             for entry in self._open.values():
-                await entry.store.db.close()
+                await entry.store.close()
             self._open.clear()
         await self.directory.db.close()

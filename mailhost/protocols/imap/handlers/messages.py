@@ -23,7 +23,6 @@ from mailhost.store.sqlite.search import SearchScope, compile_search
 STORE_MODES: dict[cmd.StoreMode, FlagMode] = {
     cmd.StoreMode.REPLACE: "set", cmd.StoreMode.ADD: "add", cmd.StoreMode.REMOVE: "remove",
 }
-IDLE_POLL_SECONDS = 5.0  # also catch changes made by other processes (mailhost deliver)
 
 
 async def fetch(session: ImapSession, command: cmd.Fetch) -> None:
@@ -255,33 +254,42 @@ async def check(session: ImapSession, command: cmd.Check) -> None:
 
 
 async def idle(session: ImapSession, command: cmd.Idle) -> None:
-    """RFC 2177: push changes as they happen until the client sends DONE."""
+    """RFC 2177: push changes as they happen until the client sends DONE.
+
+    The session waits on the store's change signal, which commits in this process set at
+    once and a per-account watcher sets for other processes' commits; nothing here polls.
+    ``[imap] idle_timeout`` runs from the start of each IDLE, so a client that re-issues IDLE
+    every 29 minutes as RFC 2177 asks is never cut off.
+    """
     mail = session.require_mail()
     session.send(b"+ idling\r\n")
+    generation = mail.generation  # read before reporting, so no change slips in between
     await session.report_changes(allow_expunge=True)
     await session.channel.drain()
-    deadline = asyncio.get_running_loop().time() + session.settings.idle_timeout
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + session.settings.idle_timeout
     reader = asyncio.ensure_future(session.channel.read_line(None))
+    waiter: asyncio.Future[bool] | None = None
     try:
         while True:
-            generation = mail.generation
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 raise IdleTimeout()
-            waiter = asyncio.ensure_future(
-                mail.wait_for_change(generation, min(IDLE_POLL_SECONDS, remaining)))
+            waiter = asyncio.ensure_future(mail.wait_for_change(generation, remaining))
             done, _ = await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
             if reader in done:
-                waiter.cancel()
                 line = reader.result()
                 break
-            await session.report_changes(allow_expunge=True)
-            await session.channel.drain()
+            if waiter.result():
+                generation = mail.generation
+                await session.report_changes(allow_expunge=True)
+                await session.channel.drain()
     finally:
-        if not reader.done():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        for task in (reader, waiter):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     if isinstance(line, LineTooLong) or line.strip().upper() != b"DONE":
         session.bad(command, "expected DONE")
         return
