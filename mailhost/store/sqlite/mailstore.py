@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -46,6 +46,8 @@ log = logging.getLogger("mailhost.store")
 
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
 FOREIGN_POLL_SECONDS = 1.0  # how often a waiter looks for commits by other processes
+
+QuotaSource = Callable[[], Awaitable[tuple[int, int]]]
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -105,6 +107,7 @@ class SqliteMailStore:
         self.generation = 0  # bumped after every committed change, for IDLE and sync
         self._changed = asyncio.Event()
         self.observer: StoreObserver | None = None
+        self.quota_source: QuotaSource | None = None  # reads the current limits, if set
         self._waiters = 0
         self._watcher: asyncio.Task[None] | None = None
         self._data_version: int | None = None
@@ -384,7 +387,13 @@ class SqliteMailStore:
         row = await self._row("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM message")
         return int(row[0]), int(row[1])
 
+    async def refresh_quota(self) -> None:
+        """Re-read the limits: an admin may change them while a client stays logged in."""
+        if self.quota_source is not None:
+            self.quota_bytes, self.quota_messages = await self.quota_source()
+
     async def _check_quota(self, adding_bytes: int, adding_messages: int) -> None:
+        await self.refresh_quota()
         if not (self.quota_bytes or self.quota_messages):
             return
         used_bytes, used_messages = await self.usage()

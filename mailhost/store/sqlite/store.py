@@ -14,7 +14,7 @@ from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
 from mailhost.store.sqlite.functions import register as register_functions
-from mailhost.store.sqlite.mailstore import SqliteMailStore
+from mailhost.store.sqlite.mailstore import QuotaSource, SqliteMailStore
 
 
 class NoSuchAccount(StoreError):
@@ -74,6 +74,7 @@ class SqliteStore:
                 await register_functions(db)
                 mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
                 mail.observer = self.observer
+                mail.quota_source = self._quota_source(user.address)
                 try:
                     await mail.ensure_initialised()
                 except BaseException:
@@ -92,6 +93,12 @@ class SqliteStore:
                 entry.users -= 1
                 if entry.users == 0:
                     entry.idle_since = time.monotonic()
+
+    def _quota_source(self, address: str) -> QuotaSource:
+        async def limits() -> tuple[int, int]:
+            user = await self.directory.get_user(address)
+            return (user.quota_bytes, user.quota_messages) if user else (0, 0)
+        return limits
 
     async def _close_entry(self, address: str) -> None:
         entry = self._open.pop(address)
