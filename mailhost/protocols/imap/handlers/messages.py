@@ -231,7 +231,14 @@ async def expunge(session: ImapSession, command: cmd.Expunge) -> None:
     if command.uid_set is not None:
         only = box.resolve(command.uid_set, uid=True)
     await _expunge_deleted(session, only)
-    await session.complete(command)
+    if not session.qresync:
+        await session.complete(command)
+        return
+    # RFC 7162 §3.2.7: with QRESYNC the tagged OK names the MODSEQ the client is now in step
+    # with, everything up to it having just been reported.
+    await session.report_changes(allow_expunge=True)
+    code = b"HIGHESTMODSEQ %d" % box.known_modseq if session.selected is box else None
+    session.tagged(command.tag, b"OK", "EXPUNGE completed", code)
 
 
 async def close(session: ImapSession, command: cmd.Close) -> None:
