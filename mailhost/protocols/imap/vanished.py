@@ -23,22 +23,23 @@ Ranges = tuple[tuple[int, int], ...]
 
 async def vanished_since(
     mail: SqliteMailStore, mailbox_id: int, modseq: int, uidnext: int, *,
-    within: SequenceSet | None = None, star: int = 0,
+    within: SequenceSet | None = None,
     match: tuple[SequenceSet, SequenceSet] | None = None, current: Sequence[int] = (),
 ) -> Ranges:
     """Merged UID ranges expunged after ``modseq``, limited to ``within`` if given.
 
-    ``star`` is what ``*`` in ``within`` stands for; ``match`` is the client's (sequence
-    numbers, UIDs) pairs and ``current`` the mailbox's UIDs in sequence order, used only when
-    the store no longer remembers that far back.
+    ``*`` in ``within`` stands for UIDNEXT - 1 here, not the largest UID present, so ``1:*``
+    still covers messages expunged from the end of the mailbox. ``match`` is the client's
+    (sequence numbers, UIDs) pairs and ``current`` the mailbox's UIDs in sequence order, used
+    only when the store no longer remembers that far back.
     """
     gone = await mail.expunged_since(mailbox_id, modseq)
     if gone is not None:
         if within is not None:
-            gone = within.select(gone, star)
+            gone = within.select(gone, uidnext - 1)
         return SequenceSet.from_values(gone).ranges if gone else ()
     last = uidnext - 1
-    wanted = within.resolve(star) if within is not None else ((1, last),)
+    wanted = within.resolve(last) if within is not None else ((1, last),)
     floor = _matching_floor(match, current) if match is not None else 0
     clipped = [(max(low, floor + 1), min(high, last)) for low, high in wanted]
     present = await mail.uids(mailbox_id)

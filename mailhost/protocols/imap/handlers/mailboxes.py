@@ -79,7 +79,7 @@ async def _qresync_catch_up(
         match = (params.known_sequences, params.known_sequence_uids)
     gone = await vanished_since(
         mail, box.info.id, params.modseq, box.info.uidnext, within=params.known_uids,
-        star=box.max_uid or box.info.uidnext - 1, match=match, current=box.uids,
+        match=match, current=box.uids,
     )
     if gone:
         session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))

@@ -46,7 +46,7 @@ async def fetch(session: ImapSession, command: cmd.Fetch) -> None:
         if command.vanished:
             gone = await vanished_since(
                 mail, box.info.id, command.changedsince, box.info.uidnext,
-                within=command.sequence, star=box.max_uid or box.info.uidnext - 1,
+                within=command.sequence,
             )
             if gone:
                 session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))
