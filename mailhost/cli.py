@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -163,6 +164,58 @@ async def user_del(args: argparse.Namespace, store: SqliteStore) -> list[str]:
     return [f"deleted {user.address}" + (" (mail kept)" if args.keep_mail else "")]
 
 
+_SIZE = re.compile(r"([0-9]+)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``100M`` -> bytes (K, M, G and T are powers of 1024, as in Dovecot); 0 or ``none``
+    means no limit."""
+    if text.strip().lower() in ("none", "unlimited"):
+        return 0
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500M, 2G, none)")
+    return int(match[1]) * _UNITS[match[2].upper()]
+
+
+def parse_count(text: str) -> int:
+    """A message count; 0 or ``none`` means no limit."""
+    if text.strip().lower() in ("none", "unlimited"):
+        return 0
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"not a message count: {text!r}")
+    return int(text)
+
+
+def _show_size(size: int) -> str:
+    """Bytes in the units ``--storage`` takes: 100M, 1.5G, 700B."""
+    for unit in ("T", "G", "M", "K"):
+        if size >= _UNITS[unit]:
+            value = size / _UNITS[unit]
+            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
+    return f"{size}B"
+
+
+@store_command("user quota")
+async def user_quota(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    """Set and show an account's limits; they apply at once, also to logged-in clients."""
+    user = await store.directory.get_user(args.address)
+    if user is None:
+        raise CliError(f"no user {args.address}")
+    storage = user.quota_bytes if args.storage is None else args.storage
+    messages = user.quota_messages if args.messages is None else args.messages
+    if args.storage is not None or args.messages is not None:
+        await store.directory.set_quota(user.address, storage, messages)
+    async with store.account(user.address) as mail:
+        used_bytes, used_messages = await mail.usage()
+    return [
+        f"{user.address}: storage {_show_size(used_bytes)} of "
+        f"{_show_size(storage) if storage else 'unlimited'}, messages {used_messages} of "
+        f"{messages or 'unlimited'}"
+    ]
+
+
 @store_command("user list")
 async def user_list(args: argparse.Namespace, store: SqliteStore) -> list[str]:
     return [user.address for user in await store.directory.list_users()]
@@ -259,6 +312,14 @@ def build_parser(plugin_commands: Sequence[CliCommand] = ()) -> argparse.Argumen
     p.add_argument("--keep-mail", action="store_true",
                    help="keep the account's mail database file")
     users.add_parser("list", parents=[common], help="list accounts")
+    p = users.add_parser("quota", parents=[common],
+                         help="set or show an account's storage and message limits")
+    p.add_argument("address")
+    p.add_argument("--storage", type=parse_size, metavar="SIZE",
+                   help="largest total size of the account's mail, e.g. 500M or 2G; none: no "
+                        "limit")
+    p.add_argument("--messages", type=parse_count, metavar="N",
+                   help="most messages the account may hold; none: no limit")
 
     aliases = group("alias", "manage aliases (extra addresses delivering to an account)")
     p = aliases.add_parser("add", parents=[common], help="add or replace an alias")

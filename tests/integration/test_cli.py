@@ -150,3 +150,28 @@ def test_serve_reports_a_port_in_use(tmp_path: Path) -> None:
     assert str(path) in result.stderr and "listener[0].port" in result.stderr
     assert "already in use" in result.stderr and "Fix:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_user_quota_sets_shows_and_lifts_limits(config: Path) -> None:
+    mailhost("user", "add", "alice@example.test", "--password-stdin", "-c", str(config),
+             stdin="secret\n")
+    shown = mailhost("user", "quota", "alice@example.test", "-c", str(config))
+    assert shown.stdout.strip() == \
+        "alice@example.test: storage 0B of unlimited, messages 0 of unlimited"
+    limited = mailhost("user", "quota", "alice@example.test", "--storage", "100M",
+                       "--messages", "10000", "-c", str(config))
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout.strip() == "alice@example.test: storage 0B of 100M, messages 0 of 10000"
+    db = sqlite3.connect(config.parent / "data" / "accounts.sqlite")
+    try:
+        row = db.execute("SELECT quota_bytes, quota_messages FROM user").fetchone()
+    finally:
+        db.close()
+    assert row == (100 * 1024 * 1024, 10000)
+    lifted = mailhost("user", "quota", "alice@example.test", "--storage", "none", "-c",
+                      str(config))
+    assert "storage 0B of unlimited, messages 0 of 10000" in lifted.stdout  # the other kept
+    bad = mailhost("user", "quota", "alice@example.test", "--storage", "12X", "-c", str(config))
+    assert bad.returncode == 2 and "not a size" in bad.stderr
+    missing = mailhost("user", "quota", "bob@example.test", "-c", str(config))
+    assert missing.returncode == 1 and "no user bob@example.test" in missing.stderr
