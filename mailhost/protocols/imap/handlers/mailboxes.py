@@ -250,6 +250,7 @@ async def append(session: ImapSession, command: cmd.Append) -> None:
 
 async def _quota_line(session: ImapSession) -> None:
     mail = session.require_mail()
+    await mail.refresh_quota()
     used_bytes, used_messages = await mail.usage()
     resources = []
     if mail.quota_bytes:
