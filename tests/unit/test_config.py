@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ import pytest
 from mailhost.config import (
     SECTIONS,
     ConfigError,
+    InvalidValue,
     ListenerSection,
     PluginsSection,
+    build_section,
+    doc,
     load_config,
     parse_config,
     section_fields,
@@ -146,3 +150,30 @@ def test_example_parses_with_the_core_loader(tmp_path: Path) -> None:
     data.pop("tls", None)
     config = parse_config(data, str(EXAMPLE))
     assert config.listeners
+
+
+@dataclass(frozen=True)
+class _Window:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise InvalidValue("low", f"{self.low} is above high ({self.high})",
+                               "make low at most high")
+
+
+@dataclass(frozen=True)
+class _Windows:
+    windows: list[_Window] = doc("Some windows.", [])
+
+
+def test_post_init_checks_become_config_errors_naming_the_nested_key() -> None:
+    ok = build_section("f.toml", "plugins.demo", _Windows, {"windows": [{"low": 1}]})
+    assert ok == _Windows([_Window(1, 10)])
+    with pytest.raises(ConfigError) as info:
+        build_section("f.toml", "plugins.demo", _Windows,
+                      {"windows": [{"low": 1}, {"low": 5, "high": 2}]})
+    exc = info.value
+    assert (exc.source, exc.key) == ("f.toml", "plugins.demo.windows[1].low")
+    assert "5 is above high (2)" in exc.problem and exc.fix == "make low at most high"
