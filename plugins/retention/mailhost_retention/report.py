@@ -62,7 +62,7 @@ def format_time(timestamp: float) -> str:
 
 
 def _folder_line(folder: FolderResult, verb: str) -> str:
-    head = f"  {folder.mailbox}: rule {folder.rule!r} ({folder.source}, {folder.limits})"
+    head = f"  {folder.mailbox}: rule {folder.rule} ({folder.source}, {folder.limits})"
     if folder.error is not None:
         return f"{head}: error: {folder.error}"
     parts = []

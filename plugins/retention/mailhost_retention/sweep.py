@@ -158,7 +158,7 @@ def log_results(results: Sequence[UserResult]) -> None:
     for result in results:
         for folder in result.folders:
             if folder.expunged:
-                log.info("retention: expunged %d from %s/%s (rule %r): uids %s",
+                log.info("retention: expunged %d from %s/%s (rule %s): uids %s",
                          len(folder.expunged), result.user, folder.mailbox, folder.rule,
                          uid_ranges(folder.expunged))
 
