@@ -43,7 +43,7 @@ class Rule:
         if self.special_use:
             canonical = _CANONICAL_USES.get(self.special_use.lower())
             if canonical is None:
-                raise InvalidValue("special_use", f"unknown special use {self.special_use!r}",
+                raise InvalidValue("special_use", f"unknown special use {self.special_use}",
                                    f"use one of {', '.join(sorted(SPECIAL_USES))}")
             object.__setattr__(self, "special_use", canonical)
         if self.max_age:
