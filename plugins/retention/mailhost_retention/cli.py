@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mailhost.cli import CliError
-from mailhost.cli_registry import CliCommand
+from mailhost.cli_registry import CliCommand, config_option
 from mailhost.config import ConfigError, InvalidValue
 from mailhost_retention.policy import (
     Hold,
@@ -34,12 +34,9 @@ EXIT_OK, EXIT_FAIL = 0, 1
 
 def _leaf(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
           help_text: str) -> argparse.ArgumentParser:
-    """A subcommand that also takes -c after its name, like the core commands do."""
-    parser = actions.add_parser(name, help=help_text, description=help_text)
-    # SUPPRESS: without -c here, the value given before the action name stays in force.
-    parser.add_argument("-c", "--config", metavar="FILE", default=argparse.SUPPRESS,
-                        help="TOML config file (the one the server runs with)")
-    return parser
+    """A subcommand that also takes -c after its arguments, like the core commands do."""
+    return actions.add_parser(name, help=help_text, description=help_text,
+                              parents=[config_option()])
 
 
 def _selector(parser: argparse.ArgumentParser, *, allow_all: bool) -> None:
