@@ -104,6 +104,12 @@ async def sweep_folder(
     return result
 
 
+async def _has_mail_database(app: App, user: str) -> bool:
+    """Opening an account creates its database; a sweep should not, for accounts never used."""
+    account = await app.store.directory.get_user(user)
+    return account is not None and app.store.account_path(account.id).exists()
+
+
 async def sweep_user(
     app: App, settings: RetentionSettings, user: str, *, dry_run: bool, now: float
 ) -> UserResult:
@@ -118,7 +124,7 @@ async def sweep_user(
         log.error("retention: skipping %s: %s", user, exc)
         result.error = str(exc)
         return result
-    if not policy.rules:
+    if not policy.rules or not await _has_mail_database(app, user):
         return result
     async with app.store.account(user) as mail:
         for box in await mail.list_mailboxes():
@@ -155,12 +161,18 @@ async def sweep(
 
 
 def log_results(results: Sequence[UserResult]) -> None:
+    """A line per folder that lost mail and a summary; quiet when a sweep found nothing."""
     for result in results:
         for folder in result.folders:
             if folder.expunged:
                 log.info("retention: expunged %d from %s/%s (rule %s): uids %s",
                          len(folder.expunged), result.user, folder.mailbox, folder.rule,
                          uid_ranges(folder.expunged))
+    total = sum(result.expunged for result in results)
+    failed = sum(1 for result in results if result.failed)
+    log.log(logging.INFO if total or failed else logging.DEBUG,
+            "retention: sweep done: %d messages expunged, %d of %d accounts with errors",
+            total, failed, len(results))
 
 
 async def run_schedule(app: App, settings: RetentionSettings) -> None:

@@ -17,7 +17,7 @@ import pytest
 from mailhost_retention.policy import Hold, hold_to_json, rule_to_json
 from mailhost_retention.report import UserResult
 from mailhost_retention.settings import RetentionSettings, Rule
-from mailhost_retention.sweep import NAMESPACE, run_schedule, sweep
+from mailhost_retention.sweep import NAMESPACE, log_results, run_schedule, sweep
 
 from mailhost.hookspecs import hookimpl
 from mailhost.store.interface import MessageMeta
@@ -353,3 +353,24 @@ def test_store_error_in_one_folder_is_reported_and_others_swept(
     assert server.mailbox_uids(ALICE, "A") == [] and server.mailbox_uids(ALICE, "C") == []
     monkeypatch.undo()
     assert server.mailbox_uids(ALICE, "B") == [1]
+
+
+def test_sweep_does_not_create_databases_for_unused_accounts(
+    mailhost_server_factory: Factory, caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start(mailhost_server_factory, users=(ALICE, BOB))
+    fill(server, ALICE, "Trash", 1, "\\Trash")
+    backdate(server, ALICE, "Trash", [1], 40)
+    assert server.app is not None
+    app = server.app
+    bob = server.run(app.store.directory.get_user(BOB))
+    assert bob is not None and not app.store.account_path(bob.id).exists()
+    with caplog.at_level(logging.INFO, logger="mailhost.retention"):
+        results = run_sweep(server)
+        log_results(list(results.values()))
+    assert results[BOB].folders == [] and not results[BOB].failed
+    assert not app.store.account_path(bob.id).exists()
+    assert server.mailbox_uids(ALICE, "Trash") == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"retention: expunged 1 from {ALICE}/Trash (rule \\Trash): uids 1" in messages
+    assert "retention: sweep done: 1 messages expunged, 0 of 2 accounts with errors" in messages
