@@ -24,7 +24,14 @@ from mailhost_retention.policy import (
 )
 from mailhost_retention.report import format_results, format_time
 from mailhost_retention.settings import RetentionSettings, Rule
-from mailhost_retention.sweep import NAMESPACE, UserPolicy, load_hold, load_policy, sweep
+from mailhost_retention.sweep import (
+    NAMESPACE,
+    UserPolicy,
+    has_mail_database,
+    load_hold,
+    load_policy,
+    sweep,
+)
 
 if TYPE_CHECKING:
     from mailhost.app import App
@@ -127,6 +134,9 @@ async def cmd_show(args: argparse.Namespace, app: App, settings: RetentionSettin
         name = f" [{applied.rule.name}]" if applied.rule.name else ""
         print(f"    {applied.source:<8} {applied.rule.selector:<20} "
               f"{applied.rule.describe()}{name}")
+    if not await has_mail_database(app, user):
+        print("  folders: none yet (the account has no mail database)")
+        return EXIT_OK
     print("  folders:")
     async with app.store.account(user) as mail:
         for box in await mail.list_mailboxes():

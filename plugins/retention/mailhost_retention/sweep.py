@@ -104,7 +104,7 @@ async def sweep_folder(
     return result
 
 
-async def _has_mail_database(app: App, user: str) -> bool:
+async def has_mail_database(app: App, user: str) -> bool:
     """Opening an account creates its database; a sweep should not, for accounts never used."""
     account = await app.store.directory.get_user(user)
     return account is not None and app.store.account_path(account.id).exists()
@@ -124,7 +124,7 @@ async def sweep_user(
         log.error("retention: skipping %s: %s", user, exc)
         result.error = str(exc)
         return result
-    if not policy.rules or not await _has_mail_database(app, user):
+    if not policy.rules or not await has_mail_database(app, user):
         return result
     async with app.store.account(user) as mail:
         for box in await mail.list_mailboxes():

@@ -215,3 +215,17 @@ def test_cli_hold_reaches_the_running_server(
     while server.mailbox_uids(ALICE, "Trash") != [2] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.mailbox_uids(ALICE, "Trash") == [2]
+
+
+def test_show_and_run_leave_unused_accounts_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "m.toml", data)
+    added = subprocess.run([sys.executable, "-m", "mailhost", "user", "add", ALICE,
+                            "--password-stdin", "-c", str(config)], input="pw\n",
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert added.returncode == 0, added.stderr
+    shown = mailhost("retention", "show", ALICE, "-c", str(config))
+    assert shown.stdout.splitlines()[-1] == (
+        "  folders: none yet (the account has no mail database)")
+    assert f"{ALICE}: nothing to expunge" in mailhost("retention", "run", "-c", str(config)).stdout
+    assert not (data / "mail").exists() or not any((data / "mail").iterdir())
