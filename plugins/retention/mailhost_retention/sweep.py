@@ -21,6 +21,7 @@ from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost_retention.policy import (
     AppliedRule,
     Hold,
+    Reason,
     effective_rules,
     hold_from_json,
     rule_for,
@@ -83,7 +84,7 @@ async def sweep_folder(
     candidates = select_expired(await mail.messages(box.id), rule, now)
     ask = app.plugins.has_implementations("mailhost_retention_decide")
     chosen: list[int] = []
-    reasons: dict[int, str] = {}
+    reasons: dict[int, Reason] = {}
     for expiry in candidates:
         uid = expiry.message.uid
         if ask and not await _plugins_allow(app, mail.account, box.name, expiry.message,
