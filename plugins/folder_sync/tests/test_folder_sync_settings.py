@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mailhost_folder_sync.settings import Rule, Settings
+
 from mailhost.config import ConfigError, load_config
 from mailhost.plugins import PluginHost
-from mailhost_folder_sync.settings import Rule, Settings
 
 WORKED_EXAMPLE = """
 [plugins]

@@ -1,0 +1,205 @@
+"""IMAP mailbox commands, wrapped so every name a client uses goes through the folder policy.
+
+Each wrapper rewrites the command's ``mailbox`` with :func:`dataclasses.replace` and hands it
+to the built-in handler, so the core IMAP code needs no knowledge of aliases: ``SELECT "Sent
+Items"`` simply becomes ``SELECT "Sent"``. Only where the answer itself differs (CREATE of an
+alias, DELETE by an alias, hidden and protected folders) does a wrapper reply on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from mailhost.protocols.imap.session import ImapSession
+from mailhost.protocols.imap.wire import mailbox_name
+from mailhost.protocols.registry import CommandRegistry
+from mailhost_folder_sync import NAME
+from mailhost_folder_sync.folders import ensure_role_folder, mark_role, resolve
+from mailhost_folder_sync.names import FolderPolicy
+from mailhost_folder_sync.settings import Settings
+
+Handler = Callable[[ImapSession, Any], Awaitable[None]]
+
+
+def _policy(session: ImapSession) -> FolderPolicy:
+    settings: Settings = session.app.plugin_settings(NAME)
+    return settings.policy
+
+
+def _no_such_mailbox(session: ImapSession, command: Any) -> None:
+    """What the core answers for a folder that does not exist; hidden ones look the same."""
+    session.no(command, "no such mailbox", b"NONEXISTENT")
+
+
+def _reserved(session: ImapSession, command: Any, name: str) -> None:
+    session.no(command, f"{name} is reserved by the server", b"CANNOT")
+
+
+def opening(handler: Handler) -> Handler:
+    """SELECT, EXAMINE, (UN)SUBSCRIBE, GETQUOTAROOT: follow the alias."""
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        target = await resolve(session.require_mail(), policy, command.mailbox)
+        if policy.is_hidden(target.name):
+            _no_such_mailbox(session, command)
+            return
+        await handler(session, replace(command, mailbox=target.name))
+
+    return wrapped
+
+
+def status(handler: Handler) -> Handler:
+    """STATUS: follow the alias, and answer under the name the client asked about.
+
+    The built-in handler names the folder it read ("Trash"); a client that asked for
+    "Deleted Items" matches the untagged reply by name and would drop it. The session runs
+    one command at a time, so redirecting its ``untagged`` for this command is safe.
+    """
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        target = await resolve(session.require_mail(), policy, command.mailbox)
+        if policy.is_hidden(target.name):
+            _no_such_mailbox(session, command)
+            return
+        rewritten = replace(command, mailbox=target.name)
+        if target.name == command.mailbox:
+            await handler(session, rewritten)
+            return
+        real = b"STATUS " + mailbox_name(target.name) + b" "
+        asked = b"STATUS " + mailbox_name(command.mailbox) + b" "
+        untagged = session.untagged
+
+        def as_asked(text: bytes) -> None:
+            untagged(asked + text[len(real):] if text.startswith(real) else text)
+
+        setattr(session, "untagged", as_asked)  # noqa: B010 (mypy forbids assigning a method)
+        try:
+            await handler(session, rewritten)
+        finally:
+            del session.__dict__["untagged"]
+
+    return wrapped
+
+
+def storing(handler: Handler) -> Handler:
+    """APPEND, COPY, MOVE: follow the alias, creating a missing role folder first.
+
+    A client that saves a sent message right after the folder was deleted (recreate mode)
+    should not need the TRYCREATE round trip for a folder the server promises to provide.
+    """
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        mail = session.require_mail()
+        target = await resolve(mail, policy, command.mailbox)
+        if policy.is_hidden(target.name):
+            session.no(command, "target mailbox does not exist", b"TRYCREATE")
+            return
+        if target.role is not None:
+            await ensure_role_folder(mail, policy, target.role)
+        await handler(session, replace(command, mailbox=target.name))
+
+    return wrapped
+
+
+def creating(handler: Handler) -> Handler:
+    """CREATE: an alias of an existing role folder succeeds without making a second folder."""
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        mail = session.require_mail()
+        name = command.mailbox.rstrip("/") or command.mailbox
+        target = await resolve(mail, policy, name)
+        if policy.is_hidden(target.name):
+            _reserved(session, command, name)
+            return
+        if target.role is not None:
+            if await ensure_role_folder(mail, policy, target.role):
+                await session.complete(command)
+                return
+            if target.alias is not None:
+                await session.complete(command, f"completed ({name} is {target.name})")
+                return
+        await handler(session, replace(command, mailbox=target.name))
+
+    return wrapped
+
+
+def deleting(handler: Handler) -> Handler:
+    """DELETE: a role folder is never deleted through one of its other names.
+
+    A client cleaning up "its" Deleted Items would otherwise delete Trash and its mail.
+    Protection of the folder itself is the ``mailhost_mailbox_delete_check`` hook's job.
+    """
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        target = await resolve(session.require_mail(), policy, command.mailbox)
+        if policy.is_hidden(target.name):
+            _no_such_mailbox(session, command)
+            return
+        if target.alias is not None and target.role is not None:
+            session.no(command, f"{command.mailbox} is another name for {target.name}; "
+                       f"delete {target.name} itself", b"CANNOT")
+            return
+        await handler(session, replace(command, mailbox=target.name))
+
+    return wrapped
+
+
+def renaming(handler: Handler) -> Handler:
+    """RENAME: protected folders stay put, and the role attribute follows the role's name."""
+
+    async def wrapped(session: ImapSession, command: Any) -> None:
+        policy = _policy(session)
+        mail = session.require_mail()
+        source = await resolve(mail, policy, command.mailbox)
+        dest = await resolve(mail, policy, command.new_name)
+        if policy.is_hidden(source.name):
+            _no_such_mailbox(session, command)
+            return
+        if policy.is_hidden(dest.name):
+            _reserved(session, command, command.new_name)
+            return
+        reason = policy.protection(source.name)
+        if reason:
+            session.no(command, reason, b"CANNOT")
+            return
+        await handler(session, replace(command, mailbox=source.name, new_name=dest.name))
+        renamed = await mail.get_mailbox(dest.name)
+        if renamed is None or await mail.get_mailbox(source.name) is not None:
+            return  # refused, or INBOX (which stays)
+        if source.role is not None:
+            await mark_role(mail, renamed, source.role, False)
+            renamed = await mail.get_mailbox(dest.name) or renamed
+        if dest.role is not None:
+            await mark_role(mail, renamed, dest.role, True)
+
+    return wrapped
+
+
+WRAPPERS: dict[str, Callable[[Handler], Handler]] = {
+    "SELECT": opening,
+    "EXAMINE": opening,
+    "STATUS": status,
+    "SUBSCRIBE": opening,
+    "UNSUBSCRIBE": opening,
+    "GETQUOTAROOT": opening,
+    "APPEND": storing,
+    "COPY": storing,
+    "MOVE": storing,
+    "CREATE": creating,
+    "DELETE": deleting,
+    "RENAME": renaming,
+}
+
+
+def wrap_commands(registry: CommandRegistry[Any]) -> None:
+    """Wrap every mailbox-naming command the registry has (a plugin may have removed one)."""
+    for verb, wrapper in WRAPPERS.items():
+        if verb in registry:
+            registry.wrap(verb, wrapper, owner=NAME)
