@@ -24,9 +24,16 @@ PASSWORDS = {ALICE: ALICE_PASSWORD, BOB: BOB_PASSWORD}
 TIMEOUT = 10.0
 
 
-def start(factory: Callable[..., MailhostTestServer], **settings: Any) -> MailhostTestServer:
-    """A server with folder_sync enabled (``settings`` as [plugins.folder_sync]) and two users."""
-    server = factory(enabled=["folder_sync"], plugin_settings={"folder_sync": settings})
+def start(
+    factory: Callable[..., MailhostTestServer],
+    overrides: dict[str, dict[str, Any]] | None = None, **settings: Any,
+) -> MailhostTestServer:
+    """A server with folder_sync enabled (``settings`` as [plugins.folder_sync]) and two users.
+
+    ``overrides`` changes core sections, e.g. ``{"pop3": {"reuse_x_uidl": True}}``.
+    """
+    server = factory(enabled=["folder_sync"], plugin_settings={"folder_sync": settings},
+                     overrides=overrides)
     for user, password in PASSWORDS.items():
         server.add_user(user, password)
     return server
