@@ -54,6 +54,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          help="TOML config file")
 
 
+def _messages(count: int) -> str:
+    return f"{count} message{'' if count == 1 else 's'}"
+
+
 async def _require_user(app: App, address: str) -> str:
     user = await app.store.directory.get_user(address)
     if user is None:
@@ -76,7 +80,7 @@ async def show(args: argparse.Namespace, app: App) -> int:
         boxes = {box.name: box for box in await mail.list_mailboxes()}
     for role, name in policy.folders.items():
         box = boxes.get(name)
-        state = "missing" if box is None else f"{box.messages} messages"
+        state = "missing" if box is None else _messages(box.messages)
         marked = box is not None and SPECIAL_USE[role] in (box.special_use or "").split()
         flag = SPECIAL_USE[role] if marked else "-"
         print(f"{role:8} {name:20} {flag:9} {state}")
@@ -104,7 +108,7 @@ async def merge(args: argparse.Namespace, app: App) -> int:
         for step in merged:
             fate = "deleted" if step.deleted else "kept: it has subfolders"
             print(f"{address}: {step.source} -> {step.target} "
-                  f"({step.messages} messages; {fate})")
+                  f"({_messages(step.messages)}; {fate})")
     return 0
 
 
