@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,15 @@ def test_mistakes_are_config_errors_naming_the_key(tmp_path: Path, body: str, ke
         settings_from(tmp_path, text)
     assert info.value.key == key
     assert words in str(info.value)
+
+
+def test_config_example_documents_every_key_with_its_default() -> None:
+    example = Path(__file__).resolve().parents[3] / "config.example.toml"
+    text = example.read_text()
+    section = text[text.index("# [plugins.folder_sync]"):]
+    uncommented = re.sub(r"^# ?(\[|[a-z_0-9]+ = )", r"\1", section, flags=re.M)
+    table = tomllib.loads(uncommented)["plugins"]["folder_sync"]
+    rules = table.pop("rules")
+    defaults = {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    assert table == {name: value for name, value in defaults.items() if name != "rules"}
+    assert [Rule(**rule) for rule in rules] == [Rule("X-Spam-Flag", "Junk", "YES")]
