@@ -8,8 +8,10 @@ alias, DELETE by an alias, hidden and protected folders) does a wrapper reply on
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from mailhost.protocols.imap.session import ImapSession
@@ -37,26 +39,37 @@ def _reserved(session: ImapSession, command: Any, name: str) -> None:
     session.no(command, f"{name} is reserved by the server", b"CANNOT")
 
 
-def opening(handler: Handler) -> Handler:
-    """SELECT, EXAMINE, (UN)SUBSCRIBE, GETQUOTAROOT: follow the alias."""
+@contextmanager
+def _replies_as_asked(
+    session: ImapSession, response: bytes, real: str, asked: str
+) -> Iterator[None]:
+    """Send the ``response`` lines naming ``real`` under the name the client ``asked`` about.
 
-    async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
-        target = await resolve(session.require_mail(), policy, command.mailbox)
-        if policy.is_hidden(target.name):
-            _no_such_mailbox(session, command)
-            return
-        await handler(session, replace(command, mailbox=target.name))
+    The session runs one command at a time, so redirecting its ``untagged`` for the length of
+    one command cannot touch another command's replies.
+    """
+    real_prefix = response + b" " + mailbox_name(real) + b" "
+    asked_prefix = response + b" " + mailbox_name(asked) + b" "
+    untagged = session.untagged
 
-    return wrapped
+    def as_asked(text: bytes) -> None:
+        if text.startswith(real_prefix):
+            text = asked_prefix + text[len(real_prefix):]
+        untagged(text)
+
+    setattr(session, "untagged", as_asked)  # noqa: B010 (mypy forbids assigning a method)
+    try:
+        yield
+    finally:
+        del session.__dict__["untagged"]
 
 
-def status(handler: Handler) -> Handler:
-    """STATUS: follow the alias, and answer under the name the client asked about.
+def opening(handler: Handler, response: bytes = b"") -> Handler:
+    """SELECT, EXAMINE, STATUS, (UN)SUBSCRIBE, GETQUOTAROOT: follow the alias.
 
-    The built-in handler names the folder it read ("Trash"); a client that asked for
-    "Deleted Items" matches the untagged reply by name and would drop it. The session runs
-    one command at a time, so redirecting its ``untagged`` for this command is safe.
+    ``response`` is the untagged reply that names the folder (STATUS, QUOTAROOT). It goes out
+    under the client's name: a client that asked about "Deleted Items" matches the reply by
+    name and would drop one about "Trash".
     """
 
     async def wrapped(session: ImapSession, command: Any) -> None:
@@ -66,21 +79,11 @@ def status(handler: Handler) -> Handler:
             _no_such_mailbox(session, command)
             return
         rewritten = replace(command, mailbox=target.name)
-        if target.name == command.mailbox:
+        if not response or target.name == command.mailbox:
             await handler(session, rewritten)
             return
-        real = b"STATUS " + mailbox_name(target.name) + b" "
-        asked = b"STATUS " + mailbox_name(command.mailbox) + b" "
-        untagged = session.untagged
-
-        def as_asked(text: bytes) -> None:
-            untagged(asked + text[len(real):] if text.startswith(real) else text)
-
-        setattr(session, "untagged", as_asked)  # noqa: B010 (mypy forbids assigning a method)
-        try:
+        with _replies_as_asked(session, response, target.name, command.mailbox):
             await handler(session, rewritten)
-        finally:
-            del session.__dict__["untagged"]
 
     return wrapped
 
@@ -185,10 +188,10 @@ def renaming(handler: Handler) -> Handler:
 WRAPPERS: dict[str, Callable[[Handler], Handler]] = {
     "SELECT": opening,
     "EXAMINE": opening,
-    "STATUS": status,
+    "STATUS": partial(opening, response=b"STATUS"),
     "SUBSCRIBE": opening,
     "UNSUBSCRIBE": opening,
-    "GETQUOTAROOT": opening,
+    "GETQUOTAROOT": partial(opening, response=b"QUOTAROOT"),
     "APPEND": storing,
     "COPY": storing,
     "MOVE": storing,

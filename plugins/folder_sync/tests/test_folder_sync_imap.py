@@ -82,7 +82,7 @@ def test_copy_move_status_subscribe_and_examine_follow_aliases(
         assert "Junk" in names(client, "LSUB")
         assert client.select('"Junk E-mail"', readonly=True) == ("OK", [b"1"])
         typ, data = client.getquotaroot('"Sent Messages"')
-        assert typ == "OK", data
+        assert typ == "OK" and data[0] == [b'"Sent Messages" ""'], data
     assert len(server.mailbox_uids(ALICE, "Trash")) == 1
     assert len(server.mailbox_uids(ALICE, "Junk")) == 1
     assert len(server.mailbox_uids(ALICE, "INBOX")) == 2
