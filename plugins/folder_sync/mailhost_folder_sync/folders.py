@@ -10,8 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailhost.protocols.pop3.maildrop import MaildropEntry, entries_for, uidl_for
-from mailhost.store.interface import MailboxExists, MailboxInfo, MessageMeta
+from mailhost.store.interface import MailboxExists, MailboxInfo
 from mailhost.store.names import SEPARATOR
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost_folder_sync import NAME
@@ -179,34 +178,6 @@ async def filing_folder(
     if name == "INBOX" or policy.is_hidden(name) or policy.role_of(name) is not None:
         return None
     return name
-
-
-async def pop3_view(
-    mail: SqliteMailStore, policy: FolderPolicy, names: list[str], reuse_x_uidl: bool
-) -> list[MaildropEntry]:
-    """The named folders merged into one POP3 maildrop, in the order given.
-
-    Each folder has its own UIDVALIDITY, so the default UIDLs never collide; a migrated
-    X-UIDL can (a message copied into two folders carries it twice), and a repeat falls back
-    to the computed UIDL, because a client that sees one UIDL twice loses one of the messages.
-    """
-    chosen: list[tuple[MailboxInfo, list[MessageMeta]]] = []
-    x_uidls: dict[tuple[int, int], str] = {}
-    for name in names:
-        box = await mail.get_mailbox((await resolve(mail, policy, name)).name)
-        if box is None or any(box.id == seen.id for seen, _ in chosen):
-            continue
-        chosen.append((box, await mail.messages(box.id)))
-        if reuse_x_uidl:
-            x_uidls.update(((box.id, uid), value)
-                           for uid, value in (await mail.x_uidls(box.id)).items())
-    entries = entries_for(chosen, x_uidls if reuse_x_uidl else None)
-    seen_uidls: set[str] = set()
-    for entry in entries:
-        if entry.uidl in seen_uidls:
-            entry.uidl = uidl_for(entry.uidvalidity, entry.uid)
-        seen_uidls.add(entry.uidl)
-    return entries
 
 
 async def pop3_folders_of(app: App, username: str) -> tuple[list[str], bool]:

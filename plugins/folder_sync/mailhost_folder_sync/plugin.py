@@ -14,7 +14,7 @@ from mailhost_folder_sync.folders import (
     ensure_special_folders,
     filing_folder,
     pop3_folders_of,
-    pop3_view,
+    resolve,
     settings_of,
 )
 from mailhost_folder_sync.imap import wrap_commands
@@ -23,8 +23,6 @@ from mailhost_folder_sync.settings import Settings
 if TYPE_CHECKING:
     from mailhost.app import App
     from mailhost.cli_registry import CliCommand
-    from mailhost.protocols.pop3.maildrop import MaildropEntry
-    from mailhost.protocols.pop3.session import Pop3Session
 
 @hookimpl
 def mailhost_settings_schema() -> Mapping[str, type]:
@@ -72,14 +70,15 @@ async def mailhost_delivery_decide(
 
 
 @hookimpl
-async def mailhost_pop3_maildrop(app: App, session: Pop3Session) -> list[MaildropEntry] | None:
-    """INBOX alone is the default view; only a merge of several folders is decided here."""
-    assert session.username is not None and session.mail is not None
-    names, _per_user = await pop3_folders_of(app, session.username)
+async def mailhost_pop3_folders(app: App, username: str) -> list[str] | None:
+    """The user's (or the configured) folder list, aliases resolved; INBOX alone is left to
+    the default, so another plugin's answer is not overridden by a no-op."""
+    names, _per_user = await pop3_folders_of(app, username)
     if names == ["INBOX"]:
         return None
-    return await pop3_view(session.mail, settings_of(app).policy, names,
-                           app.config.pop3.reuse_x_uidl)
+    policy = settings_of(app).policy
+    async with app.store.account(username) as mail:
+        return [(await resolve(mail, policy, name)).name for name in names]
 
 
 @hookimpl

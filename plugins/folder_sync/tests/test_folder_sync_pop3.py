@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from folder_sync_testkit import ALICE, BOB, message, pop3, start
+from folder_sync_testkit import ALICE, BOB, PASSWORDS, message, pop3, start
 
 from mailhost.testing.server import MailhostTestServer
 
@@ -112,3 +112,23 @@ def test_reused_x_uidls_stay_unique_across_merged_folders(
         uidls = [line.split()[1] for line in client.uidl()[1]]
     assert uidls[0] == b"old-server-17"
     assert len(uidls) == 2 and uidls[1] != uidls[0]
+
+
+def test_folder_view_composes_with_leave_on_servers_maildrop_filter(
+    mailhost_server_factory: Factory,
+) -> None:
+    """leave_on_server filters the maildrop the core builds from folder_sync's folder list."""
+    server = mailhost_server_factory(
+        enabled=["leave_on_server", "folder_sync"],
+        plugin_settings={"leave_on_server": {"scope": "since_enabled"},
+                         "folder_sync": {"pop3_folders": ["INBOX", "Junk"]}},
+    )
+    server.add_user(ALICE, PASSWORDS[ALICE])
+    server.append(ALICE, message("before POP3 was used"))
+    server.append(ALICE, message("old spam"), "Junk")
+    with pop3(server) as client:
+        assert client.stat()[0] == 0
+    server.append(ALICE, message("new spam"), "Junk")
+    server.append(ALICE, message("new mail"))
+    with pop3(server) as client:
+        assert subjects(client, 2) == [b"Subject: new mail", b"Subject: new spam"]
