@@ -8,8 +8,8 @@ plugin was enabled ("Sent Items" next to "Sent") into the standard ones.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from mailhost.cli import CliError
 from mailhost.cli_registry import CliCommand
@@ -21,10 +21,13 @@ from mailhost_folder_sync.folders import (
     pop3_folders_of,
     settings_of,
 )
-from mailhost_folder_sync.names import SPECIAL_USE, PolicyError, pop3_folder_list
+from mailhost_folder_sync.names import SPECIAL_USE, FolderPolicy, PolicyError, pop3_folder_list
 
 if TYPE_CHECKING:
     from mailhost.app import App
+    from mailhost.store.sqlite.mailstore import SqliteMailStore
+
+T = TypeVar("T")
 
 Action = Callable[[argparse.Namespace, "App"], Awaitable[int]]
 
@@ -89,20 +92,26 @@ async def show(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-async def ensure(args: argparse.Namespace, app: App) -> int:
+async def _each_account(
+    app: App, args: argparse.Namespace, step: Callable[[SqliteMailStore, FolderPolicy],
+                                                        Awaitable[T]],
+) -> AsyncIterator[tuple[str, T]]:
+    """Run ``step`` on each account the arguments name, one account open at a time."""
     policy = settings_of(app).policy
     for address in await _users(app, args):
         async with app.store.account(address) as mail:
-            created = await ensure_special_folders(mail, policy)
+            result = await step(mail, policy)
+        yield address, result
+
+
+async def ensure(args: argparse.Namespace, app: App) -> int:
+    async for address, created in _each_account(app, args, ensure_special_folders):
         print(f"{address}: {'created ' + ', '.join(created) if created else 'nothing to create'}")
     return 0
 
 
 async def merge(args: argparse.Namespace, app: App) -> int:
-    policy = settings_of(app).policy
-    for address in await _users(app, args):
-        async with app.store.account(address) as mail:
-            merged = await merge_alias_folders(mail, policy)
+    async for address, merged in _each_account(app, args, merge_alias_folders):
         if not merged:
             print(f"{address}: nothing to merge")
         for step in merged:

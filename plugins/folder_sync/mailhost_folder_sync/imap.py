@@ -19,7 +19,7 @@ from mailhost.protocols.imap.wire import mailbox_name
 from mailhost.protocols.registry import CommandRegistry
 from mailhost_folder_sync import NAME
 from mailhost_folder_sync.folders import ensure_role_folder, mark_role, resolve
-from mailhost_folder_sync.names import FolderPolicy
+from mailhost_folder_sync.names import FolderPolicy, Resolved
 from mailhost_folder_sync.settings import Settings
 
 Handler = Callable[[ImapSession, Any], Awaitable[None]]
@@ -30,13 +30,24 @@ def _policy(session: ImapSession) -> FolderPolicy:
     return settings.policy
 
 
-def _no_such_mailbox(session: ImapSession, command: Any) -> None:
-    """What the core answers for a folder that does not exist; hidden ones look the same."""
-    session.no(command, "no such mailbox", b"NONEXISTENT")
+# How a hidden folder is refused: as the core refuses a folder that does not exist, except
+# that creating one (or renaming onto it) cannot pretend to work.
+NONEXISTENT = (b"NONEXISTENT", "no such mailbox")
+TRYCREATE = (b"TRYCREATE", "target mailbox does not exist")
+RESERVED = (b"CANNOT", "that name is reserved by the server")
 
 
-def _reserved(session: ImapSession, command: Any, name: str) -> None:
-    session.no(command, f"{name} is reserved by the server", b"CANNOT")
+async def _resolved(
+    session: ImapSession, command: Any, name: str, if_hidden: tuple[bytes, str]
+) -> Resolved | None:
+    """The folder ``name`` stands for, or None once a hidden one has been refused."""
+    policy = _policy(session)
+    target = await resolve(session.require_mail(), policy, name)
+    if policy.is_hidden(target.name):
+        code, text = if_hidden
+        session.no(command, text, code)
+        return None
+    return target
 
 
 @contextmanager
@@ -73,10 +84,8 @@ def opening(handler: Handler, response: bytes = b"") -> Handler:
     """
 
     async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
-        target = await resolve(session.require_mail(), policy, command.mailbox)
-        if policy.is_hidden(target.name):
-            _no_such_mailbox(session, command)
+        target = await _resolved(session, command, command.mailbox, NONEXISTENT)
+        if target is None:
             return
         rewritten = replace(command, mailbox=target.name)
         if not response or target.name == command.mailbox:
@@ -96,14 +105,11 @@ def storing(handler: Handler) -> Handler:
     """
 
     async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
-        mail = session.require_mail()
-        target = await resolve(mail, policy, command.mailbox)
-        if policy.is_hidden(target.name):
-            session.no(command, "target mailbox does not exist", b"TRYCREATE")
+        target = await _resolved(session, command, command.mailbox, TRYCREATE)
+        if target is None:
             return
         if target.role is not None:
-            await ensure_role_folder(mail, policy, target.role)
+            await ensure_role_folder(session.require_mail(), _policy(session), target.role)
         await handler(session, replace(command, mailbox=target.name))
 
     return wrapped
@@ -113,15 +119,12 @@ def creating(handler: Handler) -> Handler:
     """CREATE: an alias of an existing role folder succeeds without making a second folder."""
 
     async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
-        mail = session.require_mail()
         name = command.mailbox.rstrip("/") or command.mailbox
-        target = await resolve(mail, policy, name)
-        if policy.is_hidden(target.name):
-            _reserved(session, command, name)
+        target = await _resolved(session, command, name, RESERVED)
+        if target is None:
             return
         if target.role is not None:
-            if await ensure_role_folder(mail, policy, target.role):
+            if await ensure_role_folder(session.require_mail(), _policy(session), target.role):
                 await session.complete(command)
                 return
             if target.alias is not None:
@@ -140,10 +143,8 @@ def deleting(handler: Handler) -> Handler:
     """
 
     async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
-        target = await resolve(session.require_mail(), policy, command.mailbox)
-        if policy.is_hidden(target.name):
-            _no_such_mailbox(session, command)
+        target = await _resolved(session, command, command.mailbox, NONEXISTENT)
+        if target is None:
             return
         if target.alias is not None and target.role is not None:
             session.no(command, f"{command.mailbox} is another name for {target.name}; "
@@ -158,17 +159,14 @@ def renaming(handler: Handler) -> Handler:
     """RENAME: protected folders stay put, and the role attribute follows the role's name."""
 
     async def wrapped(session: ImapSession, command: Any) -> None:
-        policy = _policy(session)
+        source = await _resolved(session, command, command.mailbox, NONEXISTENT)
+        if source is None:
+            return
+        dest = await _resolved(session, command, command.new_name, RESERVED)
+        if dest is None:
+            return
         mail = session.require_mail()
-        source = await resolve(mail, policy, command.mailbox)
-        dest = await resolve(mail, policy, command.new_name)
-        if policy.is_hidden(source.name):
-            _no_such_mailbox(session, command)
-            return
-        if policy.is_hidden(dest.name):
-            _reserved(session, command, command.new_name)
-            return
-        reason = policy.protection(source.name)
+        reason = _policy(session).protection(source.name)
         if reason:
             session.no(command, reason, b"CANNOT")
             return

@@ -9,8 +9,8 @@ from __future__ import annotations
 import imaplib
 import poplib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 
@@ -44,38 +44,41 @@ def message(subject: str, extra_header: str = "") -> bytes:
             f"\r\n{subject} body\r\n").encode()
 
 
+C = TypeVar("C")
+
+
 @contextmanager
-def imap(server: MailhostTestServer, user: str = ALICE) -> Iterator[imaplib.IMAP4_SSL]:
+def _logged_in(client: C, login: Callable[[], object], logout: Callable[[], object]
+               ) -> Iterator[C]:
+    login()
+    try:
+        yield client
+    finally:
+        logout()
+
+
+def imap(server: MailhostTestServer, user: str = ALICE
+         ) -> AbstractContextManager[imaplib.IMAP4_SSL]:
     client = imaplib.IMAP4_SSL("127.0.0.1", server.port("imap", "implicit"),
                                ssl_context=server.client_ssl_context(), timeout=TIMEOUT)
-    client.login(user, PASSWORDS[user])
-    try:
-        yield client
-    finally:
-        client.logout()
+    return _logged_in(client, lambda: client.login(user, PASSWORDS[user]), client.logout)
 
 
-@contextmanager
-def imapclient(server: MailhostTestServer, user: str = ALICE) -> Iterator[IMAPClient]:
+def imapclient(server: MailhostTestServer, user: str = ALICE
+               ) -> AbstractContextManager[IMAPClient]:
     client = IMAPClient("127.0.0.1", port=server.port("imap", "implicit"), ssl=True,
                         ssl_context=server.client_ssl_context(), timeout=TIMEOUT)
-    client.login(user, PASSWORDS[user])
-    try:
-        yield client
-    finally:
-        client.logout()
+    return _logged_in(client, lambda: client.login(user, PASSWORDS[user]), client.logout)
 
 
-@contextmanager
-def pop3(server: MailhostTestServer, user: str = ALICE) -> Iterator[poplib.POP3_SSL]:
+def pop3(server: MailhostTestServer, user: str = ALICE) -> AbstractContextManager[poplib.POP3_SSL]:
     client = poplib.POP3_SSL("127.0.0.1", server.port("pop3", "implicit"),
                              context=server.client_ssl_context(), timeout=TIMEOUT)
-    client.user(user)
-    client.pass_(PASSWORDS[user])
-    try:
-        yield client
-    finally:
-        client.quit()
+
+    def login() -> None:
+        client.user(user)
+        client.pass_(PASSWORDS[user])
+    return _logged_in(client, login, client.quit)
 
 
 def names(client: imaplib.IMAP4, command: str = "LIST") -> dict[str, set[str]]:
