@@ -266,7 +266,11 @@ def build_section(source: str, prefix: str, cls: type, table: Any) -> Any:
                 source, f"{prefix}.{name}", "required key is missing",
                 f"add {name} = <{_type_name(hints[name])}>",
             )
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        # A section's own cross-field check (__post_init__) cannot know the file; add it.
+        raise ConfigError(source, exc.key, exc.problem, exc.fix) from None
 
 
 def _build_listener(source: str, index: int, table: Any) -> ListenerSection:

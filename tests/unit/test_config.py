@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from mailhost.config import (
     ConfigError,
     ListenerSection,
     PluginsSection,
+    build_section,
+    doc,
     load_config,
     parse_config,
     section_fields,
@@ -90,6 +93,24 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "absent.toml")
     assert "file not found" in info.value.problem
+
+
+@dataclass(frozen=True)
+class _Range:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError("", "plugins.range.low", "low is above high", "swap them")
+
+
+def test_a_sections_own_check_is_reported_with_the_file() -> None:
+    assert build_section("mailhost.toml", "plugins.range", _Range, {"low": 3}) == _Range(3)
+    with pytest.raises(ConfigError) as info:
+        build_section("mailhost.toml", "plugins.range", _Range, {"low": 11})
+    assert str(info.value) == ("mailhost.toml: plugins.range.low: low is above high. "
+                               "Fix: swap them")
 
 
 def test_rfc_minimum_timeouts(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mailhost.app import App
     from mailhost.cli_registry import CliCommand
 
+
 @hookimpl
 def mailhost_settings_schema() -> Mapping[str, type]:
     return {NAME: Settings}

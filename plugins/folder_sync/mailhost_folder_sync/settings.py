@@ -22,8 +22,6 @@ from mailhost_folder_sync.names import (
 )
 
 SECTION = f"plugins.{NAME}"
-# Errors raised while the core builds the section do not know the file name; this says where.
-SOURCE = "config"
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,8 @@ class Settings:
             if self.subaddress_prefix:
                 valid_folder("subaddress_prefix", self.subaddress_prefix + "tag")
         except PolicyError as exc:
-            raise ConfigError(SOURCE, f"{SECTION}.{exc.key}", exc.problem, exc.fix) from None
+            # The core's build_section puts the file name in.
+            raise ConfigError("", f"{SECTION}.{exc.key}", exc.problem, exc.fix) from None
         # Not a field: the loader must not offer it as a key. Frozen, so set it the hard way.
         object.__setattr__(self, "_policy", policy)
 

@@ -88,6 +88,7 @@ def test_mistakes_are_config_errors_naming_the_key(tmp_path: Path, body: str, ke
     with pytest.raises(ConfigError) as info:
         settings_from(tmp_path, text)
     assert info.value.key == key
+    assert info.value.source == str(tmp_path / "mailhost.toml")
     assert words in str(info.value)
 
 
