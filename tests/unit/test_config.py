@@ -96,6 +96,24 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     assert "file not found" in info.value.problem
 
 
+@dataclass(frozen=True)
+class _Range:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError("", "plugins.range.low", "low is above high", "swap them")
+
+
+def test_a_sections_own_check_is_reported_with_the_file() -> None:
+    assert build_section("mailhost.toml", "plugins.range", _Range, {"low": 3}) == _Range(3)
+    with pytest.raises(ConfigError) as info:
+        build_section("mailhost.toml", "plugins.range", _Range, {"low": 11})
+    assert str(info.value) == ("mailhost.toml: plugins.range.low: low is above high. "
+                               "Fix: swap them")
+
+
 def test_rfc_minimum_timeouts(tmp_path: Path) -> None:
     exc = error_for(tmp_path, "[pop3]\nidle_timeout = 60\n")
     assert exc.key == "pop3.idle_timeout" and "600" in exc.fix
