@@ -195,3 +195,12 @@ def test_post_init_checks_become_config_errors_naming_the_nested_key() -> None:
     exc = info.value
     assert (exc.source, exc.key) == ("f.toml", "plugins.demo.windows[1].low")
     assert "5 is above high (2)" in exc.problem and exc.fix == "make low at most high"
+
+
+def test_the_deploy_config_is_valid(tmp_path: Path) -> None:
+    data = tomllib.loads((ROOT / "deploy" / "mailhost.toml").read_text())
+    data.pop("tls")  # Let's Encrypt paths of a real host
+    data["storage"]["data_dir"] = str(tmp_path)
+    config = parse_config(data, "deploy/mailhost.toml")
+    assert config.server.user == "mailhost"
+    assert {listener.port for listener in config.listeners} >= {110, 995}
