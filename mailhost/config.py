@@ -34,6 +34,21 @@ class ConfigError(Exception):
         super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
 
 
+class InvalidValue(ValueError):
+    """Raised by a section's ``__post_init__`` for a value its type allows but its meaning does
+    not (a duration that does not parse, two keys that exclude each other).
+
+    ``key`` is relative to the section; the loader turns this into a :class:`ConfigError` that
+    names the file and the full key, so plugins get the same error messages as the core.
+    """
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{key}: {problem}. Fix: {fix}")
+
+
 def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     """A dataclass field that carries the one-line explanation shown in the example config."""
     if isinstance(default, list | dict):
@@ -266,7 +281,14 @@ def build_section(source: str, prefix: str, cls: type, table: Any) -> Any:
                 source, f"{prefix}.{name}", "required key is missing",
                 f"add {name} = <{_type_name(hints[name])}>",
             )
-    return cls(**values)
+    try:
+        return cls(**values)
+    except InvalidValue as exc:
+        where = ".".join(part for part in (prefix, exc.key) if part)
+        raise ConfigError(source, where, exc.problem, exc.fix) from None
+    except ConfigError as exc:
+        # A section's own cross-field check (__post_init__) cannot know the file; add it.
+        raise ConfigError(source, exc.key, exc.problem, exc.fix) from None
 
 
 def _build_listener(source: str, index: int, table: Any) -> ListenerSection:
