@@ -186,3 +186,60 @@ class ImapWire:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def mbsync(server: MailhostTestServer, workdir: Path, user: str, password: str) -> str:
+    """mbsync (isync) once, two-way: every folder, new mail, flags and deletions both ways,
+    folders created and expunges done on both sides. Its Maildir is ``workdir/mail`` (INBOX
+    in ``mail/INBOX``, other folders by their IMAP names). Returns its output.
+
+    IMAPS to 127.0.0.1; the certificate is pinned with ``CertificateFile`` (isync trusts an
+    exact match and checks host names only against DNS names, not the IP address).
+    """
+    need("mbsync")
+    config = workdir / "mbsyncrc"
+    if not config.exists():
+        (workdir / "mail").mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f"IMAPAccount server\nHost 127.0.0.1\nPort {server.port('imap', 'implicit')}\n"
+            f'User "{user}"\nPass "{password}"\nSSLType IMAPS\n'
+            f"CertificateFile {server.ca.cert_file}\nTimeout 30\n\n"
+            "IMAPStore remote\nAccount server\n\n"
+            f"MaildirStore local\nPath {workdir}/mail/\nInbox {workdir}/mail/INBOX\n"
+            "SubFolders Verbatim\n\n"
+            "Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n"
+            "Remove Both\nExpunge Both\nSync All\nSyncState *\n"
+        )
+        config.chmod(0o600)
+    result = run(["mbsync", "-V", "-c", str(config), "-a"], workdir)
+    if result.returncode != 0:
+        raise AssertionError(f"mbsync failed ({result.returncode}):\n{result.stdout}"
+                             f"{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def offlineimap(server: MailhostTestServer, workdir: Path, user: str, password: str) -> str:
+    """offlineimap once (two-way) into the Maildir ``workdir/mail``; returns its output.
+
+    IMAPS checked against the test CA. offlineimap matches the host name against the
+    certificate's DNS names only, so it connects to ``localhost`` over IPv4 alone
+    (``ipv6 = no``), which is 127.0.0.1.
+    """
+    need("offlineimap")
+    config = workdir / "offlineimaprc"
+    if not config.exists():
+        (workdir / "mail").mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            f"[general]\naccounts = test\nmetadata = {workdir}/metadata\n\n"
+            "[Account test]\nlocalrepository = local\nremoterepository = remote\n\n"
+            f"[Repository local]\ntype = Maildir\nlocalfolders = {workdir}/mail\n\n"
+            "[Repository remote]\ntype = IMAP\nremotehost = localhost\nipv6 = no\n"
+            f"remoteport = {server.port('imap', 'implicit')}\nremoteuser = {user}\n"
+            f"remotepass = {password}\nssl = yes\nsslcacertfile = {server.ca.ca_file}\n"
+        )
+        config.chmod(0o600)
+    result = run(["offlineimap", "-c", str(config), "-o", "-u", "basic"], workdir)
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "ERROR" in output:
+        raise AssertionError(f"offlineimap failed ({result.returncode}):\n{output}")
+    return output
