@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 SEEN, ANSWERED, FLAGGED, DELETED, DRAFT = 1, 2, 4, 8, 16
@@ -32,7 +33,16 @@ def split_flags(flags: Iterable[str]) -> tuple[int, frozenset[str]]:
 
 
 def join_flags(bits: int, keywords: Iterable[str]) -> tuple[str, ...]:
-    """The flag names of a message, system flags first, in a stable order."""
+    """The flag names of a message, system flags first, in a stable order.
+
+    Messages with the same flags share one tuple: sessions keep flags for every message of
+    the mailbox they have selected, and most messages carry one of a few combinations.
+    """
+    return _joined(bits, frozenset(keywords))
+
+
+@functools.lru_cache(maxsize=4096)
+def _joined(bits: int, keywords: frozenset[str]) -> tuple[str, ...]:
     names = [name for bit, name in CANONICAL.items() if bits & bit]
     names.extend(sorted(keywords))
     return tuple(names)

@@ -62,9 +62,12 @@ class MailboxInfo:
     size: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageMeta:
-    """What a session keeps per message in its index (no body, no parsed data)."""
+    """What a session keeps per message in its index (no body, no parsed data).
+
+    Every selected session holds one per message, so it has slots (no per-object dict).
+    """
 
     uid: int
     modseq: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -84,7 +85,13 @@ def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
 
 
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
-    return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
+    return datetime.fromtimestamp(ts, _zone(tz_minutes))
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(minutes: int) -> timezone:
+    """One tzinfo per offset, shared by every INTERNALDATE that sessions keep."""
+    return timezone(timedelta(minutes=minutes))
 
 
 class SqliteMailStore:
