@@ -136,14 +136,28 @@ def _uses_modseq(key: SearchKey) -> bool:
     return any(_uses_modseq(child) for child in children)
 
 
+def _saved_result(uids: list[int], options: frozenset[cmd.SearchReturn]) -> tuple[int, ...]:
+    """What SAVE keeps (RFC 5182 §2.1): with MIN and/or MAX alone just those, else all."""
+    extremes = {cmd.SearchReturn.MIN, cmd.SearchReturn.MAX}
+    if not uids or options & {cmd.SearchReturn.ALL, cmd.SearchReturn.COUNT} \
+            or not options & extremes:
+        return tuple(uids)
+    kept = {uids[0]} if cmd.SearchReturn.MIN in options else set()
+    if cmd.SearchReturn.MAX in options:
+        kept.add(uids[-1])
+    return tuple(sorted(kept))
+
+
 async def search(session: ImapSession, command: cmd.Search) -> None:
     box = session.require_selected()
+    options = command.return_options
+    if options is not None and cmd.SearchReturn.SAVE in options:
+        box.saved_search = ()  # RFC 5182 §2.1: if this SEARCH fails, "$" is empty
     uids, highest = await _search_uids(session, command.key)
     numbers = uids if command.uid else [box.seq_of(uid) or 0 for uid in uids]
     modseq = _uses_modseq(command.key)
     if modseq:
         session.enabled.add("CONDSTORE")
-    options = command.return_options
     if options is None:
         line = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
         if modseq and numbers:
@@ -152,14 +166,7 @@ async def search(session: ImapSession, command: cmd.Search) -> None:
         await session.complete(command)
         return
     if cmd.SearchReturn.SAVE in options:
-        if options == {cmd.SearchReturn.SAVE}:
-            box.saved_search = tuple(uids)
-        elif cmd.SearchReturn.MIN in options and len(options) == 2 and uids:
-            box.saved_search = (uids[0],)
-        elif cmd.SearchReturn.MAX in options and len(options) == 2 and uids:
-            box.saved_search = (uids[-1],)
-        else:
-            box.saved_search = tuple(uids)
+        box.saved_search = _saved_result(uids, options)
     parts = [b"(TAG " + quoted(command.tag) + b")"]
     if command.uid:
         parts.append(b"UID")
