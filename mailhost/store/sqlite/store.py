@@ -72,7 +72,8 @@ class SqliteStore:
             if entry is None:
                 db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
                 await register_functions(db)
-                mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
+                mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages,
+                                       self.account_path(user.id))
                 mail.observer = self.observer
                 mail.quota_source = self._quota_source(user.address)
                 try:
