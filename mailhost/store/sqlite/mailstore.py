@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,6 +34,7 @@ from mailhost.store.interface import (
     MessageMeta,
     MessageParts,
     OverQuota,
+    StorageFull,
     StoreError,
     TemporaryStoreError,
 )
@@ -75,6 +77,30 @@ def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
     return analysis, searchable_text(raw, analysis.tree).casefold()
 
 
+# SQLite result codes that mean "not now" rather than "never": the disk (or max_page_count) is
+# full, the file is locked by another process beyond busy_timeout, or the OS reported I/O errors.
+_TEMPORARY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR}
+
+
+def temporary_error(exc: BaseException) -> TemporaryStoreError | None:
+    """The retry-later error for a failed SQLite statement, or None if it is not one.
+
+    SQLITE_FULL can come from any INSERT, not only from COMMIT, and a mail server must answer
+    it with a 4xx, never a 5xx or a crash.
+    """
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF  # extended codes (SQLITE_IOERR_WRITE ...) keep the primary low byte
+    if primary == sqlite3.SQLITE_FULL:
+        return StorageFull(f"storage full: {exc}")
+    if primary in _TEMPORARY_CODES:
+        return TemporaryStoreError(f"temporary store failure: {exc}")
+    return None
+
+
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
     return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
 
@@ -105,7 +131,13 @@ class SqliteMailStore:
         return await cursor.fetchone()
 
     async def _begin(self) -> None:
-        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            mapped = temporary_error(exc)
+            if mapped is not None:
+                raise mapped from exc
+            raise
 
     async def _commit(self) -> None:
         """COMMIT, mapping a failure (disk full, I/O error) to a temporary store error."""
@@ -113,7 +145,15 @@ class SqliteMailStore:
             await self.db.execute("COMMIT")
         except Exception as exc:
             await self._rollback()
-            raise TemporaryStoreError(f"could not commit: {exc}") from exc
+            mapped = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
+            raise mapped from exc
+
+    async def _abort(self, exc: BaseException) -> None:
+        """Roll back after a failed statement; raise the retry-later error if it is one."""
+        await self._rollback()
+        mapped = temporary_error(exc)
+        if mapped is not None:
+            raise mapped from exc
 
     async def _rollback(self) -> None:
         try:
@@ -350,8 +390,8 @@ class SqliteMailStore:
                     "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
                     (uid + 1, modseq, mailbox_id),
                 )
-            except BaseException:
-                await self._rollback()
+            except BaseException as exc:
+                await self._abort(exc)
                 raise
             await self._commit()
         info = await self.mailbox_by_id(mailbox_id)
@@ -551,8 +591,8 @@ class SqliteMailStore:
                         "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
                         (next_uid, modseq, dest_id),
                     )
-            except BaseException:
-                await self._rollback()
+            except BaseException as exc:
+                await self._abort(exc)
                 raise
             await self._commit()
         info = await self.mailbox_by_id(dest_id)
