@@ -156,6 +156,10 @@ class PluginsSection:
 DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
+    ListenerSection(protocol="smtp", port=2525, tls="starttls"),
+    ListenerSection(protocol="submission", port=1587, tls="starttls"),
+    ListenerSection(protocol="submission", port=1465, tls="implicit"),
+    ListenerSection(protocol="lmtp", port=2424, tls="none"),
 )
 
 

@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "mailhost"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "mailhost.defaults",
     "mailhost.protocols.pop3.plugin",
+    "mailhost.delivery.plugin",
 )
 
 

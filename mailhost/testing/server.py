@@ -31,6 +31,10 @@ LOOPBACK = "127.0.0.1"
 TEST_LISTENERS: tuple[tuple[str, str], ...] = (
     ("pop3", "starttls"),
     ("pop3", "implicit"),
+    ("smtp", "starttls"),
+    ("submission", "starttls"),
+    ("submission", "implicit"),
+    ("lmtp", "none"),
 )
 
 
@@ -146,6 +150,10 @@ class MailhostTestServer:
         assert self.app is not None
         self.run(self.app.store.directory.add_user(address, hash_password(password)))
 
+    def add_alias(self, alias: str, target: str) -> None:
+        assert self.app is not None
+        self.run(self.app.store.directory.add_alias(alias, target))
+
     def with_mail(
         self, address: str, action: Callable[[SqliteMailStore], Coroutine[Any, Any, T]]
     ) -> T:
@@ -166,6 +174,16 @@ class MailhostTestServer:
             if await mail.get_mailbox(mailbox) is None:
                 await mail.create_mailbox(mailbox)
             return (await mail.append(mailbox, raw, list(flags)))[1]
+        return self.with_mail(address, go)
+
+    def raw_messages(self, address: str, mailbox: str = "INBOX") -> list[bytes]:
+        """The stored bytes of every message in ``mailbox``, in UID order."""
+        async def go(mail: SqliteMailStore) -> list[bytes]:
+            info = await mail.get_mailbox(mailbox)
+            if info is None:
+                return []
+            uids = [m.uid for m in await mail.messages(info.id)]
+            return [raw async for _uid, raw in mail.iter_raw(info.id, uids)]
         return self.with_mail(address, go)
 
     def mailbox_uids(self, address: str, mailbox: str = "INBOX") -> list[int]:

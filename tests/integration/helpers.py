@@ -37,6 +37,16 @@ class RawClient:
                 break
         return out
 
+    def reply(self, limit: int = 100) -> list[bytes]:
+        """One SMTP reply: its lines up to the one with a space after the code."""
+        out = []
+        for _ in range(limit):
+            line = self.file.readline()
+            out.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        return out
+
     def starttls(self, context: ssl.SSLContext) -> None:
         self.file.close()
         self.sock = context.wrap_socket(self.sock, server_hostname="localhost")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailhost.config import (
+    DEFAULT_LISTENERS,
     SECTIONS,
     ConfigError,
     ListenerSection,
@@ -146,3 +147,15 @@ def test_example_parses_with_the_core_loader(tmp_path: Path) -> None:
     data.pop("tls", None)
     config = parse_config(data, str(EXAMPLE))
     assert config.listeners
+
+
+def test_example_listeners_are_the_defaults() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert tuple(ListenerSection(**table) for table in data["listener"]) == DEFAULT_LISTENERS
+    assert {listener.protocol for listener in DEFAULT_LISTENERS} == {
+        "pop3", "smtp", "submission", "lmtp"}
+
+
+def test_relay_ca_file_must_exist(tmp_path: Path) -> None:
+    exc = error_for(tmp_path, f"[relay]\nca_file = '{tmp_path}/none.pem'\n")
+    assert exc.key == "relay.ca_file" and "does not exist" in exc.problem
