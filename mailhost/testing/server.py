@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from mailhost.app import App
 from mailhost.auth.passwords import hash_password
 from mailhost.config import Config, ListenerSection, parse_config
+from mailhost.delivery.lda import deliver_message
+from mailhost.delivery.replies import Reply
 from mailhost.server import Server
 from mailhost.store.interface import MessageMeta
 from mailhost.store.sqlite.mailstore import SqliteMailStore
@@ -175,6 +177,11 @@ class MailhostTestServer:
                 await mail.create_mailbox(mailbox)
             return (await mail.append(mailbox, raw, list(flags)))[1]
         return self.with_mail(address, go)
+
+    def deliver(self, to: str, raw: bytes, sender: str = "") -> Reply:
+        """Deliver through the real pipeline (hooks, trace headers), as ``mailhost deliver``."""
+        assert self.app is not None
+        return self.run(deliver_message(self.app, to, raw, sender))
 
     def raw_messages(self, address: str, mailbox: str = "INBOX") -> list[bytes]:
         """The stored bytes of every message in ``mailbox``, in UID order."""
