@@ -8,10 +8,11 @@ own event loop in a thread and tests stay plain synchronous functions. Everythin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ssl
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +39,21 @@ TEST_LISTENERS: tuple[tuple[str, str], ...] = (
     ("submission", "implicit"),
     ("lmtp", "none"),
 )
+
+
+async def cap_at_current_size(mail: SqliteMailStore) -> int:
+    """Make an account database refuse to grow (SQLITE_FULL, like a full disk).
+
+    Uses ``PRAGMA max_page_count``, which lasts as long as the connection; returns the old
+    limit so the caller can give the space back.
+    """
+    cursor = await mail.db.execute("PRAGMA max_page_count")
+    old = await cursor.fetchone()
+    cursor = await mail.db.execute("PRAGMA page_count")
+    now = await cursor.fetchone()
+    assert old is not None and now is not None
+    await mail.db.execute(f"PRAGMA max_page_count = {int(now[0])}")
+    return int(old[0])
 
 
 class ThrowawayCA:
@@ -177,6 +193,29 @@ class MailhostTestServer:
                 await mail.create_mailbox(mailbox)
             return (await mail.append(mailbox, raw, list(flags)))[1]
         return self.with_mail(address, go)
+
+    @contextlib.contextmanager
+    def full_disk(self, address: str) -> Iterator[None]:
+        """Within the block, storing anything for ``address`` fails as on a full disk."""
+        assert self.app is not None
+        app = self.app
+        held: Future[asyncio.Event] = Future()
+
+        async def hold() -> None:
+            async with app.store.account(address) as mail:  # shared with every session
+                old = await cap_at_current_size(mail)
+                release = asyncio.Event()
+                held.set_result(release)
+                await release.wait()
+                await mail.db.execute(f"PRAGMA max_page_count = {old}")
+
+        task = asyncio.run_coroutine_threadsafe(hold(), self.loop)
+        release = held.result(timeout=10)
+        try:
+            yield
+        finally:
+            self.loop.call_soon_threadsafe(release.set)
+            task.result(timeout=10)
 
     def deliver(self, to: str, raw: bytes, sender: str = "") -> Reply:
         """Deliver through the real pipeline (hooks, trace headers), as ``mailhost deliver``."""

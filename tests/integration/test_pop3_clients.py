@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD
+from tests.integration.helpers import ALICE, ALICE_PASSWORD, need
 
 pytestmark = pytest.mark.clients
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed; .ci/run installs it with apt-get")
-    return path
 
 
 def message(n: int) -> bytes:

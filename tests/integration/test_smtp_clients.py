@@ -16,16 +16,9 @@ from pathlib import Path
 import pytest
 
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, wait_until
+from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, need, wait_until
 
 pytestmark = pytest.mark.clients
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed; .ci/run installs it with apt-get")
-    return path
 
 
 def swaks(*args: str) -> subprocess.CompletedProcess[str]:

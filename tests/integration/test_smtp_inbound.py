@@ -206,3 +206,23 @@ def test_python_lmtp_client(users: MailhostTestServer) -> None:
     with smtplib.LMTP("127.0.0.1", users.port("lmtp"), timeout=10) as client:
         assert client.sendmail("s@remote.test", [BOB], MESSAGE) == {}
     assert users.raw_messages(BOB)[0].endswith(MESSAGE)
+
+
+def test_full_disk_and_full_mailbox_are_temporary(users: MailhostTestServer) -> None:
+    big = MESSAGE + b"padding to need new database pages\r\n" * 500
+    assert users.app is not None
+    directory = users.app.store.directory
+    with smtplib.SMTP("127.0.0.1", users.port("smtp"), timeout=10) as client:
+        client.ehlo("client.remote.test")
+        with users.full_disk(ALICE):
+            client.mail("s@remote.test")
+            client.rcpt(ALICE)
+            assert client.data(big) == \
+                (452, b"4.3.1 insufficient system storage, please try again later")
+            assert users.raw_messages(ALICE) == []
+        assert client.sendmail("s@remote.test", [ALICE], big) == {}  # space is back
+        users.run(directory.set_quota(BOB, 10, 0))
+        client.mail("s@remote.test")
+        client.rcpt(BOB)
+        assert client.data(MESSAGE) == (452, b"4.2.2 mailbox full, please try again later")
+    assert len(users.raw_messages(ALICE)) == 1 and users.raw_messages(BOB) == []

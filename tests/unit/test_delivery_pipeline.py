@@ -35,8 +35,8 @@ from mailhost.store.interface import (
     StorageFull,
     TemporaryStoreError,
 )
-from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.store import NoSuchAccount
+from mailhost.testing.server import cap_at_current_size
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 CONTENT = b"From: someone@remote.test\r\nSubject: hello\r\n\r\nHi there.\r\n"
@@ -282,21 +282,13 @@ async def test_over_quota_is_452_4_2_2(app: App) -> None:
 async def test_full_disk_is_452_4_3_1_and_delivery_resumes(app: App) -> None:
     big = CONTENT + b"more text\r\n" * 3000  # needs new pages, not just room in old ones
     async with app.store.account(ALICE) as mail:  # held open: the pipeline shares it
-        pages = await _fill(mail)
+        old_limit = await cap_at_current_size(mail)
         assert await deliver_each(app, txn(Recipient(ALICE, ALICE)), big) == \
             [replies.STORAGE_FULL]
-        await mail.db.execute(f"PRAGMA max_page_count = {pages * 100}")
+        await mail.db.execute(f"PRAGMA max_page_count = {old_limit}")
         assert await deliver_each(app, txn(Recipient(ALICE, ALICE)), big) == \
             [replies.DELIVERED]
     assert len(await messages(app, ALICE)) == 1
-
-
-async def _fill(mail: SqliteMailStore) -> int:
-    cursor = await mail.db.execute("PRAGMA page_count")
-    row = await cursor.fetchone()
-    assert row is not None
-    await mail.db.execute(f"PRAGMA max_page_count = {int(row[0])}")
-    return int(row[0])
 
 
 async def test_deleted_account_between_rcpt_and_data(app: App) -> None:

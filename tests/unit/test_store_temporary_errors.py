@@ -9,18 +9,11 @@ import pytest
 
 from mailhost.auth.passwords import hash_password
 from mailhost.store.interface import StorageFull, TemporaryStoreError
-from mailhost.store.sqlite.mailstore import SqliteMailStore, temporary_error
+from mailhost.store.sqlite.mailstore import temporary_error
 from mailhost.store.sqlite.store import SqliteStore
+from mailhost.testing.server import cap_at_current_size
 
 MESSAGE = b"From: a@example.test\r\nSubject: x\r\n\r\n" + b"body line\r\n" * 2000
-
-
-async def _cap_at_current_size(mail: SqliteMailStore) -> int:
-    cursor = await mail.db.execute("PRAGMA page_count")
-    row = await cursor.fetchone()
-    assert row is not None
-    await mail.db.execute(f"PRAGMA max_page_count = {int(row[0])}")
-    return int(row[0])
 
 
 async def test_full_disk_on_insert_is_storage_full_and_recovers(tmp_path: Path) -> None:
@@ -28,12 +21,12 @@ async def test_full_disk_on_insert_is_storage_full_and_recovers(tmp_path: Path) 
     try:
         await store.directory.add_user("a@example.test", hash_password("pw"))
         async with store.account("a@example.test") as mail:
-            pages = await _cap_at_current_size(mail)
+            old_limit = await cap_at_current_size(mail)
             with pytest.raises(StorageFull):
                 await mail.append("INBOX", MESSAGE)
             inbox = await mail.get_mailbox("INBOX")
             assert inbox is not None and inbox.messages == 0 and inbox.uidnext == 1
-            await mail.db.execute(f"PRAGMA max_page_count = {pages * 100}")
+            await mail.db.execute(f"PRAGMA max_page_count = {old_limit}")
             _info, meta = await mail.append("INBOX", MESSAGE)  # space is back: carries on
             assert meta.uid == 1
     finally:
