@@ -16,6 +16,7 @@ from mailhost.auth.authenticator import Authenticator
 from mailhost.config import Config, ConfigError
 from mailhost.plugins import PluginHost
 from mailhost.protocols.registry import CommandRegistry, ProtocolHandler
+from mailhost.store.events import StoreEvent
 from mailhost.store.sqlite.store import SqliteStore
 from mailhost.tls import load_certificate, server_context
 
@@ -30,6 +31,7 @@ class App:
         self.store = store
         self.plugins = plugins
         self.authenticator = Authenticator(self)
+        store.observer = self._store_changed
         self._tls_context: ssl.SSLContext | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.protocols: dict[str, ProtocolHandler] = {}
@@ -75,6 +77,11 @@ class App:
     def reload_certificate(self) -> None:
         if self._tls_context is not None:
             load_certificate(self._tls_context, self.config)
+
+    def _store_changed(self, event: StoreEvent) -> None:
+        """Tell plugins about a committed change, without delaying the command that made it."""
+        if self.plugins.has_implementations("mailhost_store_event"):
+            self.spawn(self.plugins.notify("mailhost_store_event", app=self, event=event))
 
     def plugin_settings(self, name: str) -> Any:
         """The validated ``[plugins.NAME]`` settings (defaults when the section is absent)."""

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from mailhost.auth.passwords import MAX_PASSWORD_BYTES, PasswordTooLong, hash_password
+from mailhost.cli_registry import CliCommand, config_option
 from mailhost.config import Config, ConfigError, load_config
 from mailhost.store.addresses import AddressError
 from mailhost.store.interface import StoreError
@@ -59,12 +60,24 @@ def _read_password(args: argparse.Namespace) -> str:
         raise CliError(f"password longer than {MAX_PASSWORD_BYTES} bytes") from None
 
 
-async def _with_store(config: Config, action: Callable[[SqliteStore], Awaitable[int]]) -> int:
-    store = await SqliteStore.open(config.data_dir)
-    try:
-        return await action(store)
-    finally:
-        await store.close()
+StoreAction = Callable[[argparse.Namespace, SqliteStore], Awaitable[list[str]]]
+
+
+def store_command(name: str) -> Callable[[StoreAction], StoreAction]:
+    """Register an admin command that works on the store and prints lines (no server)."""
+    def register(action: StoreAction) -> StoreAction:
+        async def handler(args: argparse.Namespace, config: Config) -> int:
+            store = await SqliteStore.open(config.data_dir)
+            try:
+                lines = await action(args, store)
+            finally:
+                await store.close()
+            for line in lines:
+                print(line)
+            return EXIT_OK
+        _handlers[name] = handler
+        return action
+    return register
 
 
 # -- serve ----------------------------------------------------------------------------------
@@ -76,7 +89,7 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from mailhost.server import Server
 
     app = await App.create(config)
-    server = Server(app, args.config)
+    server = Server(app, getattr(args, "config", None))
     try:
         await server.start()
     except BaseException:
@@ -92,7 +105,7 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                   flush=True)
         print("Add the first user from another terminal with:\n"
               "  .venv/bin/mailhost user add you@example.test --password-stdin"
-              + (f" -c {args.config}" if args.config else "")
+              + (f" -c {args.config}" if getattr(args, "config", None) else "")
               + "\nStop with Ctrl-C.", flush=True)
 
     await server.run_until_stopped(on_ready=ready)
@@ -150,115 +163,105 @@ async def cmd_plugins(args: argparse.Namespace, config: Config) -> int:
 # -- users, aliases, domains ----------------------------------------------------------------
 
 
-@command("user add")
-async def cmd_user_add(args: argparse.Namespace, config: Config) -> int:
-    password_hash = _read_password(args)
-
-    async def action(store: SqliteStore) -> int:
-        user = await store.directory.add_user(args.address, password_hash)
-        print(f"added {user.address}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("user add")
+async def user_add(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    user = await store.directory.add_user(args.address, _read_password(args))
+    return [f"added {user.address}"]
 
 
-@command("user passwd")
-async def cmd_user_passwd(args: argparse.Namespace, config: Config) -> int:
-    password_hash = _read_password(args)
-
-    async def action(store: SqliteStore) -> int:
-        await store.directory.set_password(args.address, password_hash)
-        print(f"password changed for {args.address.lower()}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("user passwd")
+async def user_passwd(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    await store.directory.set_password(args.address, _read_password(args))
+    return [f"password changed for {args.address.lower()}"]
 
 
-@command("user del")
-async def cmd_user_del(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        user = await store.directory.get_user(args.address)
-        if user is None:
-            raise CliError(f"no user {args.address}")
-        if not args.keep_mail:
-            await store.remove_account_files(user.id)
-        await store.directory.delete_user(user.address)
-        print(f"deleted {user.address}" + (" (mail kept)" if args.keep_mail else ""))
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("user del")
+async def user_del(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    user = await store.directory.get_user(args.address)
+    if user is None:
+        raise CliError(f"no user {args.address}")
+    if not args.keep_mail:
+        await store.remove_account_files(user.id)
+    await store.directory.delete_user(user.address)
+    return [f"deleted {user.address}" + (" (mail kept)" if args.keep_mail else "")]
 
 
-@command("user list")
-async def cmd_user_list(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        for user in await store.directory.list_users():
-            print(user.address)
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("user list")
+async def user_list(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    return [user.address for user in await store.directory.list_users()]
 
 
-@command("alias add")
-async def cmd_alias_add(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        await store.directory.add_alias(args.alias, args.target)
-        print(f"{args.alias.lower()} -> {args.target.lower()}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("alias add")
+async def alias_add(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    await store.directory.add_alias(args.alias, args.target)
+    return [f"{args.alias.lower()} -> {args.target.lower()}"]
 
 
-@command("alias del")
-async def cmd_alias_del(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        await store.directory.delete_alias(args.alias)
-        print(f"deleted alias {args.alias.lower()}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("alias del")
+async def alias_del(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    await store.directory.delete_alias(args.alias)
+    return [f"deleted alias {args.alias.lower()}"]
 
 
-@command("alias list")
-async def cmd_alias_list(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        for alias, target in await store.directory.list_aliases():
-            print(f"{alias} -> {target}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("alias list")
+async def alias_list(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    return [f"{alias} -> {target}" for alias, target in await store.directory.list_aliases()]
 
 
-@command("domain add")
-async def cmd_domain_add(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        await store.directory.add_domain(args.domain)
-        print(f"added domain {args.domain.lower()}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("domain add")
+async def domain_add(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    await store.directory.add_domain(args.domain)
+    return [f"added domain {args.domain.lower()}"]
 
 
-@command("domain del")
-async def cmd_domain_del(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        await store.directory.delete_domain(args.domain)
-        print(f"deleted domain {args.domain.lower()}")
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("domain del")
+async def domain_del(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    await store.directory.delete_domain(args.domain)
+    return [f"deleted domain {args.domain.lower()}"]
 
 
-@command("domain list")
-async def cmd_domain_list(args: argparse.Namespace, config: Config) -> int:
-    async def action(store: SqliteStore) -> int:
-        for domain in await store.directory.list_domains():
-            print(domain)
-        return EXIT_OK
-    return await _with_store(config, action)
+@store_command("domain list")
+async def domain_list(args: argparse.Namespace, store: SqliteStore) -> list[str]:
+    return await store.directory.list_domains()
 
 
 # -- argument parsing -----------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plugin_commands(argv: Sequence[str] | None) -> list[CliCommand]:
+    """Subcommands of the plugins the config enables (read with a first, lenient pass)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-c", "--config")
+    known, _ = pre.parse_known_args(argv)
+    try:
+        from mailhost.plugins import PluginHost
+
+        host = PluginHost(load_config(known.config))
+    except ConfigError:
+        return []  # reported properly once the command itself loads the config
+    commands: list[CliCommand] = []
+    for group in host.collect("mailhost_cli_commands"):
+        commands.extend(group)
+    return commands
+
+
+def _run_plugin_command(plugin_command: CliCommand) -> Handler:
+    async def run(args: argparse.Namespace, config: Config) -> int:
+        from mailhost.app import App
+
+        app = await App.create(config)
+        try:
+            return await plugin_command.run(args, app)
+        finally:
+            await app.close()
+    return run
+
+
+def build_parser(plugin_commands: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailhost", description="A pluggable mail server for people who run their own mail."
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", metavar="FILE",
-                        help="TOML config file (default: built-in defaults, data in ./var)")
+    common = config_option()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("serve", parents=[common], help="run the server")
     sub.add_parser("check-config", parents=[common], help="validate a config file and exit")
@@ -300,13 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
         p = domains.add_parser(action, parents=[common], help=help_text)
         p.add_argument("domain")
     domains.add_parser("list", parents=[common], help="list local domains")
+
+    for plugin_command in plugin_commands:
+        p = sub.add_parser(plugin_command.name, parents=[common], help=plugin_command.help)
+        plugin_command.configure(p)
+        _handlers[plugin_command.name] = _run_plugin_command(plugin_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_plugin_commands(argv))
     args = parser.parse_args(argv)
-    name = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    name = args.command
+    if getattr(args, "action", None) and f"{name} {args.action}" in _handlers:
+        name = f"{name} {args.action}"
     logging.basicConfig(
         level=logging.INFO if name == "serve" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

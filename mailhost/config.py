@@ -8,6 +8,7 @@ traceback at 2am is how mail gets lost.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import ipaddress
@@ -33,11 +34,27 @@ class ConfigError(Exception):
         super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
 
 
+class InvalidValue(ValueError):
+    """Raised by a section's ``__post_init__`` for a value its type allows but its meaning does
+    not (a duration that does not parse, two keys that exclude each other).
+
+    ``key`` is relative to the section; the loader turns this into a :class:`ConfigError` that
+    names the file and the full key, so plugins get the same error messages as the core.
+    """
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{key}: {problem}. Fix: {fix}")
+
+
 def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     """A dataclass field that carries the one-line explanation shown in the example config."""
     if isinstance(default, list | dict):
         value = default
-        return field(default_factory=lambda: type(value)(value), metadata={"doc": text}, **kwargs)
+        return field(default_factory=lambda: copy.deepcopy(value), metadata={"doc": text},
+                     **kwargs)
     return field(default=default, metadata={"doc": text}, **kwargs)
 
 
@@ -154,6 +171,8 @@ class PluginsSection:
 
 
 DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
+    ListenerSection(protocol="imap", port=1143, tls="starttls"),
+    ListenerSection(protocol="imap", port=1993, tls="implicit"),
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
     ListenerSection(protocol="smtp", port=2525, tls="starttls"),
@@ -203,6 +222,10 @@ def _type_name(tp: Any) -> str:
         return " or ".join(repr(a) for a in typing.get_args(tp))
     if origin is list:
         return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is dict:
+        return f"a table of {_type_name(typing.get_args(tp)[1])}s"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
     return {str: "string", int: "integer", float: "number", bool: "true or false"}.get(tp, str(tp))
 
 
@@ -218,6 +241,16 @@ def _check_value(source: str, key: str, tp: Any, value: Any) -> Any:
             ok = False
         else:
             return [_check_value(source, f"{key}[{i}]", item_tp, v) for i, v in enumerate(value)]
+    elif origin is dict:
+        key_tp, value_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            ok = False
+        else:
+            return {_check_value(source, key, key_tp, k): _check_value(source, f"{key}.{k}",
+                                                                     value_tp, v)
+                    for k, v in value.items()}
+    elif dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build_section(source, key, tp, value)
     elif tp is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok:
@@ -255,7 +288,11 @@ def build_section(source: str, prefix: str, cls: type, table: Any) -> Any:
                 source, f"{prefix}.{name}", "required key is missing",
                 f"add {name} = <{_type_name(hints[name])}>",
             )
-    return cls(**values)
+    try:
+        return cls(**values)
+    except InvalidValue as exc:
+        where = ".".join(part for part in (prefix, exc.key) if part)
+        raise ConfigError(source, where, exc.problem, exc.fix) from None
 
 
 def _build_listener(source: str, index: int, table: Any) -> ListenerSection:

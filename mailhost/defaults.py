@@ -25,7 +25,7 @@ async def mailhost_authenticate(
 
 @hookimpl(trylast=True)
 def mailhost_delivery_decide(
-    app: App, recipient: str, sender: str, message: bytes, protocol: str
+    app: App, recipient: str, address: str, sender: str, message: bytes, protocol: str
 ) -> DeliveryDecision:
     """Classic behaviour: everything for a local user goes to their INBOX."""
     return Deliver("INBOX")

@@ -20,18 +20,20 @@ defaults are ``trylast`` so any enabled plugin overrides them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from mailhost.app import App
+    from mailhost.cli_registry import CliCommand
     from mailhost.decisions import AuthOutcome, DeliveryDecision, Pop3Action
     from mailhost.protocols.pop3.maildrop import MaildropEntry, Pop3Advert
     from mailhost.protocols.pop3.session import Pop3Session
     from mailhost.protocols.registry import CommandRegistry, ProtocolHandler
-    from mailhost.store.interface import MessageRef
+    from mailhost.store.events import StoreEvent
+    from mailhost.store.interface import MessageMeta, MessageRef
 
 PROJECT = "mailhost"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -140,20 +142,32 @@ def mailhost_imap_commands(registry: CommandRegistry[Any]) -> None:
 
 @hookspec
 def mailhost_delivery_decide(
-    app: App, recipient: str, sender: str, message: bytes, protocol: str
+    app: App, recipient: str, address: str, sender: str, message: bytes, protocol: str
 ) -> Awaitable[DeliveryDecision | None] | DeliveryDecision | None:
     """**decide** Choose what happens to ``message`` for one local ``recipient``.
 
     Return :class:`~mailhost.decisions.Deliver` (folder and flags),
     :class:`~mailhost.decisions.Reject`, :class:`~mailhost.decisions.Defer`,
     :class:`~mailhost.decisions.Discard`, or ``None`` to pass. The default (``trylast``)
-    delivers to INBOX. ``recipient`` is the resolved account name, after aliases.
+    delivers to INBOX. ``recipient`` is the resolved account name, after aliases and
+    ``+tag`` subaddresses; ``address`` is the envelope address as the sender wrote it
+    (``alice+lists@example.org``), so a plugin can file by tag.
     """
 
 
 @hookspec
 def mailhost_message_stored(app: App, ref: MessageRef, protocol: str) -> MaybeAwaitable:
-    """**notify** A message was committed to the store (delivery, APPEND, COPY or MOVE)."""
+    """**notify** A delivery (SMTP, LMTP, submission, ``mailhost deliver``) was committed."""
+
+
+@hookspec
+def mailhost_store_event(app: App, event: StoreEvent) -> MaybeAwaitable:
+    """**notify** Any committed change: mailbox created, renamed or deleted, message stored
+    (delivery, APPEND, COPY, MOVE), flags changed, messages expunged.
+
+    Runs in the background after the change is durable; it cannot veto it. Use it to follow
+    mailboxes (push notifications, audit logs, policy bookkeeping). May be ``async def``.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,14 +176,27 @@ def mailhost_message_stored(app: App, ref: MessageRef, protocol: str) -> MaybeAw
 
 
 @hookspec
+def mailhost_pop3_folders(
+    app: App, username: str
+) -> Awaitable[list[str] | None] | list[str] | None:
+    """**decide** Which folders make up a user's POP3 maildrop, merged in this order.
+
+    Default: ``["INBOX"]``. Folder policy answers this (INBOX plus Junk, say); it composes
+    with any maildrop filter, because :func:`~mailhost.protocols.pop3.maildrop.default_maildrop`
+    asks this hook first.
+    """
+
+
+@hookspec
 def mailhost_pop3_maildrop(
     app: App, session: Pop3Session
 ) -> Awaitable[list[MaildropEntry] | None] | list[MaildropEntry] | None:
     """**decide** The messages this POP3 session sees, in order (message numbers follow it).
 
-    The default (``trylast``) is every INBOX message not hidden from POP3, oldest first. A
-    policy may merge folders (INBOX plus Junk) or show only mail that arrived after a date.
-    Build entries with :func:`mailhost.protocols.pop3.maildrop.entries_for`. May be async.
+    The default (``trylast``) is :func:`~mailhost.protocols.pop3.maildrop.default_maildrop`:
+    the folders from :func:`mailhost_pop3_folders`, oldest first, minus messages hidden from
+    POP3. A policy that filters the view (only mail from a date on) should start from
+    ``await default_maildrop(app, session)`` so it keeps honouring the folder policy.
     """
 
 
@@ -209,4 +236,49 @@ def mailhost_pop3_advert(
 
     ``username`` is None before login (server-wide values), the account name after it.
     Default: ``EXPIRE NEVER`` and ``LOGIN-DELAY 0``.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Folder policy
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_mailbox_delete_check(
+    app: App, username: str, mailbox: str
+) -> Awaitable[str | None] | str | None:
+    """**decide** Return a reason to refuse deleting ``mailbox`` (e.g. a protected folder).
+
+    INBOX can never be deleted; the core refuses that itself. ``None`` allows the delete.
+    """
+
+
+@hookspec
+def mailhost_hidden_mailboxes(app: App, username: str) -> Iterable[str] | None:
+    """**collect** Mailbox names to leave out of LIST, LSUB and STATUS for ``username``."""
+
+
+# --------------------------------------------------------------------------------------------
+# Retention and administration
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def mailhost_retention_decide(
+    app: App, username: str, mailbox: str, message: MessageMeta, rule: str
+) -> Awaitable[bool | None] | bool | None:
+    """**decide** Should a message that retention ``rule`` would expire really go?
+
+    Return ``False`` to keep it (a veto: "never expire flagged mail"), ``True`` to expire it,
+    or ``None`` to accept the rule's verdict. Only asked for messages a rule selected.
+    """
+
+
+@hookspec
+def mailhost_cli_commands() -> Sequence[CliCommand]:
+    """**collect** Subcommands a plugin adds to the ``mailhost`` command line.
+
+    Each :class:`~mailhost.cli_registry.CliCommand` names the command, adds its arguments to
+    an argparse parser and runs with the opened :class:`~mailhost.app.App`.
     """

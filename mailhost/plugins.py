@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = "mailhost"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "mailhost.defaults",
     "mailhost.protocols.pop3.plugin",
+    "mailhost.protocols.imap.plugin",
     "mailhost.delivery.plugin",
 )
 
@@ -105,6 +106,9 @@ class PluginHost:
     def register(self, plugin: object, name: str) -> None:
         """Register a plugin object at run time (tests and embedding)."""
         self.pm.register(plugin, name=name)
+
+    def has_implementations(self, hook_name: str) -> bool:
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
         caller = getattr(self.pm.hook, hook_name)

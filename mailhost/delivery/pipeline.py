@@ -95,7 +95,8 @@ async def decide(
     try:
         decision = await app.plugins.decide(
             "mailhost_delivery_decide", app=app, recipient=recipient.account,
-            sender=txn.sender, message=message, protocol=txn.trace.protocol,
+            address=recipient.address, sender=txn.sender, message=message,
+            protocol=txn.trace.protocol,
         )
     except PluginError as exc:
         log.error("%s: %s", txn.trace.queue_id, exc)

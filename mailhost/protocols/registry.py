@@ -36,6 +36,9 @@ class CommandRegistry(Generic[SessionT]):
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
         self._entries: dict[str, CommandEntry[SessionT]] = {}
+        # The protocol's own parser table, where verbs need parsing rules (IMAP's
+        # ParserRegistry); a plugin adding a verb registers its parser here too.
+        self.parsers: Any = None
 
     def add(
         self, verb: str, handler: Handler[SessionT], *, states: frozenset[str] | set[str],

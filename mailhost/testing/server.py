@@ -34,6 +34,8 @@ LOOPBACK = "127.0.0.1"
 TEST_LISTENERS: tuple[tuple[str, str], ...] = (
     ("pop3", "starttls"),
     ("pop3", "implicit"),
+    ("imap", "starttls"),
+    ("imap", "implicit"),
     ("smtp", "starttls"),
     ("submission", "starttls"),
     ("submission", "implicit"),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import time
-
-import pytest
 
 ALICE = "alice@example.test"
 ALICE_PASSWORD = "correct horse battery staple"
@@ -76,11 +73,3 @@ def wait_until(predicate: object, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
-
-
-def need(tool: str) -> str:
-    """The path of a Debian tool the test drives; a clear failure if it is missing."""
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed; .ci/run installs it with apt-get")
-    return path

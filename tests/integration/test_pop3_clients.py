@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from mailhost.testing import clients
+from mailhost.testing.clients import need, run
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, need
+from tests.integration.helpers import ALICE, ALICE_PASSWORD
 
 pytestmark = pytest.mark.clients
 
@@ -19,29 +19,8 @@ def message(n: int) -> bytes:
            f"Message-ID: <m{n}@example.test>\r\n\r\nbody {n}\r\n.dot line\r\n".encode()
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "HOME": str(cwd)}, check=False)
-
-
 def fetchmail(server: MailhostTestServer, workdir: Path, keep: bool) -> tuple[int, list[Path]]:
-    """Run fetchmail once over STLS with certificate checks; return (exit code, files)."""
-    need("fetchmail")
-    outdir = workdir / "delivered"
-    outdir.mkdir(exist_ok=True)
-    rc = workdir / "fetchmailrc"
-    rc.write_text(
-        f'poll 127.0.0.1 service {server.port("pop3", "starttls")} protocol pop3 uidl\n'
-        f'  user "{ALICE}" there with password "{ALICE_PASSWORD}" is "root" here\n'
-        f'  {"keep" if keep else "nokeep"} sslproto tls1.2+ sslcertck\n'
-        f'  sslcertfile "{server.ca.ca_file}" sslcommonname "localhost"\n'
-        f"  mda \"sh -c 'cat > {outdir}/$(date +%s%N)'\"\n"
-    )
-    rc.chmod(0o600)
-    result = run(["fetchmail", "-f", str(rc), "--idfile", str(workdir / "fetchids"),
-                  "--nosyslog", "--nodetach", "-v"], workdir)
-    assert result.returncode in (0, 1), result.stdout + result.stderr
-    return result.returncode, sorted(outdir.iterdir())
+    return clients.fetchmail(server, workdir, ALICE, ALICE_PASSWORD, keep)
 
 
 def test_fetchmail_keep_uses_uidl_and_nokeep_deletes(users: MailhostTestServer,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from mailhost.testing.clients import need
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, need, wait_until
+from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, wait_until
 
 pytestmark = pytest.mark.clients
 

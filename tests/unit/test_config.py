@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ from mailhost.config import (
     DEFAULT_LISTENERS,
     SECTIONS,
     ConfigError,
+    InvalidValue,
     ListenerSection,
     PluginsSection,
+    build_section,
+    doc,
     load_config,
     parse_config,
     section_fields,
@@ -149,10 +153,37 @@ def test_example_parses_with_the_core_loader(tmp_path: Path) -> None:
     assert config.listeners
 
 
+@dataclass(frozen=True)
+class _Window:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise InvalidValue("low", f"{self.low} is above high ({self.high})",
+                               "make low at most high")
+
+
+@dataclass(frozen=True)
+class _Windows:
+    windows: list[_Window] = doc("Some windows.", [])
+
+
+def test_post_init_checks_become_config_errors_naming_the_nested_key() -> None:
+    ok = build_section("f.toml", "plugins.demo", _Windows, {"windows": [{"low": 1}]})
+    assert ok == _Windows([_Window(1, 10)])
+    with pytest.raises(ConfigError) as info:
+        build_section("f.toml", "plugins.demo", _Windows,
+                      {"windows": [{"low": 1}, {"low": 5, "high": 2}]})
+    exc = info.value
+    assert (exc.source, exc.key) == ("f.toml", "plugins.demo.windows[1].low")
+    assert "5 is above high (2)" in exc.problem and exc.fix == "make low at most high"
+
+
 def test_example_listeners_are_the_defaults() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
     assert tuple(ListenerSection(**table) for table in data["listener"]) == DEFAULT_LISTENERS
-    assert {listener.protocol for listener in DEFAULT_LISTENERS} == {
+    assert {listener.protocol for listener in DEFAULT_LISTENERS} >= {
         "pop3", "smtp", "submission", "lmtp"}
 
 

@@ -49,12 +49,12 @@ class Policy:
     def __init__(self) -> None:
         self.decisions: dict[str, DeliveryDecision | Exception] = {}
         self.stored: list[tuple[MessageRef, str]] = []
-        self.seen: list[tuple[str, str, bytes, str]] = []
+        self.seen: list[tuple[str, str, str, bytes, str]] = []
 
     @hookimpl
-    def mailhost_delivery_decide(self, app: App, recipient: str, sender: str, message: bytes,
-                                 protocol: str) -> DeliveryDecision | None:
-        self.seen.append((recipient, sender, message, protocol))
+    def mailhost_delivery_decide(self, app: App, recipient: str, address: str, sender: str,
+                                 message: bytes, protocol: str) -> DeliveryDecision | None:
+        self.seen.append((recipient, address, sender, message, protocol))
         decision = self.decisions.get(recipient)
         if isinstance(decision, Exception):
             raise decision
@@ -175,8 +175,8 @@ async def test_default_delivers_to_inbox_with_trace_headers(app: App, policy: Po
         in rest
     [(ref, protocol)] = policy.stored
     assert (ref.account, ref.mailbox, ref.uid, protocol) == (ALICE, "INBOX", 1, "lmtp")
-    recipient, sender, message, hook_protocol = policy.seen[0]
-    assert (recipient, sender, hook_protocol) == (ALICE, "s@remote.test", "lmtp")
+    recipient, address, sender, message, hook_protocol = policy.seen[0]
+    assert (recipient, address, sender, hook_protocol) == (ALICE, ALICE, "s@remote.test", "lmtp")
     assert message.endswith(CONTENT) and message.startswith(b"Return-Path: ")
 
 

@@ -264,8 +264,13 @@ async def top(session: Pop3Session, command: Pop3Command) -> None:
     if raw is None:
         return
     lines = min(int(count_text[:12]), len(raw))
+    part = top_of(raw, lines)
     session.reply(ok("top of message follows"))
-    session.reply(dot_stuff(top_of(raw, lines)))
+    session.reply(dot_stuff(part))
+    if len(part) == len(raw):
+        # fetchmail's "keep" downloads with TOP n-huge: the whole message went out, so
+        # leave-on-server policy treats it as a download like RETR.
+        entry.retrieved = True
 
 
 async def dele(session: Pop3Session, command: Pop3Command) -> None:
@@ -300,6 +305,10 @@ async def quit_(session: Pop3Session, command: Pop3Command) -> None:
         log.error("POP3 UPDATE failed for %s: %s", session.username, exc)
         session.reply(err("some deleted messages not removed", "SYS/TEMP"))
         return
+    finally:
+        # Unlock the maildrop before answering, so a client that reconnects at once finds it
+        # free (RFC 1939 §6: the lock is released in the UPDATE state).
+        await session.stack.aclose()
     session.reply(ok(f"bye ({removed} messages removed)"))
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailhost.store.interface import MailboxInfo, MessageMeta
+
+if TYPE_CHECKING:
+    from mailhost.app import App
+    from mailhost.protocols.pop3.session import Pop3Session
 
 HIDDEN_KEYWORD = "$POP3Deleted"  # set by the "hide" action; the default view skips it
 
@@ -26,6 +31,7 @@ class MaildropEntry:
     size: int
     uidl: str
     flags: tuple[str, ...] = ()
+    savedate: float = 0.0  # when the message was stored (policies filter on it)
     deleted: bool = False
     retrieved: bool = False
     extra: dict[str, object] = field(default_factory=dict)
@@ -59,6 +65,25 @@ def entries_for(
             entries.append(MaildropEntry(
                 number=len(entries) + 1, mailbox=mailbox.name, mailbox_id=mailbox.id,
                 uidvalidity=mailbox.uidvalidity, uid=meta.uid, size=meta.size, uidl=uidl,
-                flags=meta.flags,
+                flags=meta.flags, savedate=meta.savedate,
             ))
     return entries
+
+
+async def default_maildrop(app: App, session: Pop3Session) -> list[MaildropEntry]:
+    """The folders the folder policy names (INBOX by default), merged, hidden ones left out."""
+    mail = session.mail
+    assert mail is not None and session.username is not None
+    names = await app.plugins.decide("mailhost_pop3_folders", app=app,
+                                     username=session.username) or ["INBOX"]
+    folders: list[tuple[MailboxInfo, list[MessageMeta]]] = []
+    x_uidls: dict[tuple[int, int], str] = {}
+    for name in names:
+        box = await mail.get_mailbox(name)
+        if box is None or any(box.id == seen.id for seen, _ in folders):
+            continue
+        folders.append((box, await mail.messages(box.id)))
+        if app.config.pop3.reuse_x_uidl:
+            x_uidls.update({(box.id, uid): value
+                            for uid, value in (await mail.x_uidls(box.id)).items()})
+    return entries_for(folders, x_uidls)

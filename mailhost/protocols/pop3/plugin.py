@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailhost.hookspecs import hookimpl
 from mailhost.protocols.pop3 import commands
-from mailhost.protocols.pop3.maildrop import MaildropEntry, entries_for
+from mailhost.protocols.pop3.maildrop import MaildropEntry, default_maildrop
 from mailhost.protocols.pop3.parser import err
 from mailhost.protocols.pop3.session import AUTHORIZATION, TRANSACTION, Pop3Session
 from mailhost.protocols.registry import CommandRegistry, ProtocolHandler
@@ -58,14 +58,5 @@ def mailhost_pop3_commands(registry: CommandRegistry[Any]) -> None:
 
 @hookimpl(trylast=True)
 async def mailhost_pop3_maildrop(app: App, session: Pop3Session) -> list[MaildropEntry]:
-    """Classic POP3: the INBOX, oldest first, minus messages hidden from POP3."""
-    mail = session.mail
-    assert mail is not None
-    inbox = await mail.get_mailbox("INBOX")
-    if inbox is None:
-        return []
-    x_uidls = None
-    if app.config.pop3.reuse_x_uidl:
-        x_uidls = {(inbox.id, uid): value
-                   for uid, value in (await mail.x_uidls(inbox.id)).items()}
-    return entries_for([(inbox, await mail.messages(inbox.id))], x_uidls)
+    """Classic POP3: the INBOX (or the folder policy's folders), oldest first."""
+    return await default_maildrop(app, session)

@@ -149,11 +149,19 @@ class SqliteDirectory:
         return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def resolve(self, address: str) -> list[str]:
-        """The local accounts mail to ``address`` reaches (aliases followed, loops bounded)."""
+        """The local accounts mail to ``address`` reaches (aliases followed, loops bounded).
+
+        ``user+tag@domain`` reaches ``user@domain`` when no address matches it exactly
+        (subaddressing, RFC 5233); the tag stays available to delivery hooks.
+        """
         try:
             address = normalise_address(address)
         except AddressError:
             return []
+        local, _, domain = address.rpartition("@")
+        if "+" in local and await self.get_user(address) is None and not await self._one(
+                "SELECT 1 FROM alias WHERE address = ?", (address,)):
+            address = f"{local.split('+', 1)[0]}@{domain}"
         seen: set[str] = set()
         for _ in range(MAX_ALIAS_DEPTH):
             if address in seen:

@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from mailhost.mime import MessageAnalysis, analyse, searchable_text
+from mailhost.store.events import EventKind, StoreEvent, StoreObserver
 from mailhost.store.flags import (
     decode_keywords,
     encode_keywords,
@@ -119,6 +120,9 @@ class SqliteMailStore:
         self.lock = asyncio.Lock()
         self.quota_bytes = quota_bytes
         self.quota_messages = quota_messages
+        self.generation = 0  # bumped after every committed change, for IDLE and sync
+        self._changed = asyncio.Event()
+        self.observer: StoreObserver | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -147,6 +151,37 @@ class SqliteMailStore:
             await self._rollback()
             mapped = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
             raise mapped from exc
+        self._announce_change()
+
+    def _emit(self, kind: EventKind, mailbox: str, uids: Sequence[int] = (),
+              new_name: str | None = None) -> None:
+        if self.observer is not None:
+            self.observer(StoreEvent(kind, self.account, mailbox, tuple(uids), new_name))
+
+    async def _mailbox_name(self, mailbox_id: int) -> str:
+        row = await self._row("SELECT name FROM mailbox WHERE id = ?", (mailbox_id,))
+        return str(row[0]) if row else ""
+
+    def _announce_change(self) -> None:
+        """Wake every session of this account waiting in IDLE (same process)."""
+        self.generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for_change(self, generation: int, timeout: float) -> bool:
+        """Wait until ``generation`` is out of date or ``timeout`` passes; True if changed.
+
+        Changes from another process (``mailhost deliver``) do not wake this, so callers
+        poll with a short timeout as well.
+        """
+        if self.generation != generation:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _abort(self, exc: BaseException) -> None:
         """Roll back after a failed statement; raise the retry-later error if it is one."""
@@ -241,6 +276,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_created", name)
         return await self._require(name)
 
     async def delete_mailbox(self, name: str) -> None:
@@ -259,6 +295,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
         """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
@@ -290,6 +327,7 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        self._emit("mailbox_renamed", old, new_name=new)
 
     async def _move_all(self, source_id: int, target_id: int) -> None:
         """Move every message of INBOX to a fresh mailbox (inside the caller's transaction)."""
@@ -316,6 +354,7 @@ class SqliteMailStore:
         async with self.lock:
             await self.db.execute("UPDATE mailbox SET subscribed = ? WHERE name = ?",
                                   (int(subscribed), name))
+        self._announce_change()
 
     async def set_special_use(self, name: str, special_use: str | None) -> None:
         name = validate_mailbox_name(name)
@@ -396,6 +435,7 @@ class SqliteMailStore:
             await self._commit()
         info = await self.mailbox_by_id(mailbox_id)
         assert info is not None
+        self._emit("message_stored", info.name, (uid,))
         meta = MessageMeta(
             uid=uid, modseq=modseq, flags=join_flags(bits, keywords), size=len(raw),
             internaldate=_internaldate(when.timestamp(), tz_minutes), savedate=now,
@@ -510,6 +550,9 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        if updated:
+            self._emit("flags_changed", await self._mailbox_name(mailbox_id),
+                       [meta.uid for meta in updated])
         return FlagUpdate(tuple(updated), tuple(failed))
 
     async def _record_expunged(self, mailbox_id: int, uids: Sequence[int]) -> int:
@@ -544,6 +587,8 @@ class SqliteMailStore:
                 await self._rollback()
                 raise
             await self._commit()
+        if present:
+            self._emit("expunged", await self._mailbox_name(mailbox_id), sorted(present))
         return sorted(present)
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int]:
@@ -597,6 +642,8 @@ class SqliteMailStore:
             await self._commit()
         info = await self.mailbox_by_id(dest_id)
         assert info is not None
+        if mapping:
+            self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
     async def claim_recent(self, mailbox_id: int) -> int:
@@ -615,13 +662,21 @@ class SqliteMailStore:
                                       (row[1], mailbox_id))
             return int(row[0])
 
-    async def search_uids(self, mailbox_id: int, where: str, params: Sequence[Any]) -> list[int]:
-        """UIDs matching an SQL condition built by the IMAP search compiler (aliases g, b)."""
+    async def search(
+        self, mailbox_id: int, where: str, params: Sequence[Any], with_text: bool = False
+    ) -> list[tuple[int, int]]:
+        """(uid, modseq) of messages matching a condition from :mod:`.search`.
+
+        The condition may use the aliases g (message), b (body) and, with ``with_text``,
+        t (the searchable body text).
+        """
+        text_join = "LEFT JOIN body_text t ON t.body_id = g.body_id " if with_text else ""
         rows = await self._rows(
-            "SELECT g.uid FROM message g JOIN body b ON b.id = g.body_id "
-            f"WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid", (mailbox_id, *params),
+            "SELECT g.uid, g.modseq FROM message g JOIN body b ON b.id = g.body_id "
+            f"{text_join}WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid",
+            (mailbox_id, *params),
         )
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
     async def move(
         self, mailbox_id: int, uids: Sequence[int], target: str
@@ -639,3 +694,14 @@ class SqliteMailStore:
             "WHERE g.mailbox_id = ? AND b.x_uidl IS NOT NULL", (mailbox_id,),
         )
         return {r[0]: r[1] for r in rows}
+
+    async def status_counts(self, mailbox_id: int) -> tuple[int, int, int]:
+        """(recent, deleted, deleted bytes) for STATUS RECENT, DELETED and DELETED-STORAGE."""
+        row = await self._row(
+            "SELECT COALESCE(SUM(g.uid >= m.first_recent_uid), 0), "
+            "COALESCE(SUM((g.flags & 8) != 0), 0), "
+            "COALESCE(SUM(CASE WHEN (g.flags & 8) != 0 THEN g.size ELSE 0 END), 0) "
+            "FROM mailbox m LEFT JOIN message g ON g.mailbox_id = m.id WHERE m.id = ?",
+            (mailbox_id,),
+        )
+        return int(row[0]), int(row[1]), int(row[2])

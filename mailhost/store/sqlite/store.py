@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailhost.store.events import StoreObserver
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
+from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 
 
@@ -18,10 +21,18 @@ class NoSuchAccount(StoreError):
     pass
 
 
+# Keep a released account database open a while: mail clients poll (log in, check, log out)
+# every few minutes, and reopening costs pragma checks and a migration check each time.
+IDLE_KEEP_SECONDS = 300.0
+MAX_IDLE_ACCOUNTS = 64
+
+
 @dataclass
 class _OpenAccount:
     store: SqliteMailStore
+    user_id: int
     users: int = 0
+    idle_since: float | None = None
 
 
 class SqliteStore:
@@ -36,6 +47,7 @@ class SqliteStore:
         self.directory = directory
         self._open: dict[str, _OpenAccount] = {}
         self._opening = asyncio.Lock()
+        self.observer: StoreObserver | None = None  # told of every committed change
 
     @classmethod
     async def open(cls, data_dir: Path) -> SqliteStore:
@@ -54,26 +66,45 @@ class SqliteStore:
             raise NoSuchAccount(f"no account {address!r}")
         async with self._opening:
             entry = self._open.get(user.address)
+            if entry is not None and entry.user_id != user.id:  # deleted and re-created
+                await self._close_entry(user.address)
+                entry = None
             if entry is None:
                 db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
+                await register_functions(db)
                 mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages)
+                mail.observer = self.observer
                 try:
                     await mail.ensure_initialised()
                 except BaseException:
                     await db.close()
                     raise
-                entry = self._open[user.address] = _OpenAccount(mail)
+                entry = self._open[user.address] = _OpenAccount(mail, user.id)
             entry.store.quota_bytes = user.quota_bytes
             entry.store.quota_messages = user.quota_messages
             entry.users += 1
+            entry.idle_since = None
+            await self._close_idle()
         try:
             yield entry.store
         finally:
             async with self._opening:
                 entry.users -= 1
-                if entry.users == 0 and self._open.get(user.address) is entry:
-                    del self._open[user.address]
-                    await entry.store.db.close()
+                if entry.users == 0:
+                    entry.idle_since = time.monotonic()
+
+    async def _close_entry(self, address: str) -> None:
+        entry = self._open.pop(address)
+        await entry.store.db.close()
+
+    async def _close_idle(self) -> None:
+        """Close databases unused for IDLE_KEEP_SECONDS, and the oldest beyond the cap."""
+        now = time.monotonic()
+        idle = sorted((e.idle_since, address) for address, e in self._open.items()
+                      if e.idle_since is not None)
+        for position, (since, address) in enumerate(idle):
+            if now - since > IDLE_KEEP_SECONDS or len(idle) - position > MAX_IDLE_ACCOUNTS:
+                await self._close_entry(address)
 
     async def remove_account_files(self, user_id: int) -> None:
         """Delete an account's database (after its user row is gone)."""

@@ -1,0 +1,279 @@
+"""Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB,
+STATUS, APPEND and QUOTA (RFC 3501 §6.3, 4315, 5258, 5819, 6154, 7162, 8438, 9208)."""
+
+from __future__ import annotations
+
+from mailhost.protocols.imap import commands as cmd
+from mailhost.protocols.imap.listing import (
+    canonical_pattern,
+    has_children,
+    matches,
+    parents_of,
+    special_use_attributes,
+)
+from mailhost.protocols.imap.selected import SelectedMailbox
+from mailhost.protocols.imap.sequence import format_uid_set
+from mailhost.protocols.imap.session import ImapSession
+from mailhost.protocols.imap.state import State
+from mailhost.protocols.imap.wire import flag_list, mailbox_name
+from mailhost.store.flags import CANONICAL
+from mailhost.store.interface import MailboxInfo, MailboxNotFound
+from mailhost.store.names import validate_mailbox_name
+
+SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
+                          "\\Trash"})
+SYSTEM_FLAG_NAMES = tuple(CANONICAL.values())
+
+
+def _deselect(session: ImapSession) -> None:
+    if session.selected is not None:
+        session.selected = None
+        session.state = State.AUTHENTICATED
+        if session.qresync:
+            session.untagged(b"OK [CLOSED] previous mailbox closed")
+
+
+async def select(session: ImapSession, command: cmd.Select) -> None:
+    mail = session.require_mail()
+    _deselect(session)
+    if command.qresync is not None and not session.qresync:
+        session.bad(command, "QRESYNC must be enabled first (ENABLE QRESYNC)")
+        return
+    info = await mail.get_mailbox(command.mailbox)
+    if info is None:
+        session.no(command, "no such mailbox", b"NONEXISTENT")
+        return
+    if command.condstore:
+        session.enabled.add("CONDSTORE")
+    box = await SelectedMailbox.open(mail, info, command.read_only)
+    keywords = sorted({f for meta in box.meta.values() for f in meta.flags
+                       if not f.startswith("\\")})
+    session.untagged(b"FLAGS " + flag_list([*SYSTEM_FLAG_NAMES, *keywords]))
+    permanent = [] if box.read_only else [*SYSTEM_FLAG_NAMES, *keywords, "\\*"]
+    session.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent) + b"] flags allowed")
+    session.untagged(b"%d EXISTS" % box.exists)
+    session.untagged(b"%d RECENT" % len(box.recent))
+    first_unseen = next((seq for seq, uid in enumerate(box.uids, start=1)
+                         if "\\Seen" not in box.meta[uid].flags), None)
+    if first_unseen is not None:
+        session.untagged(b"OK [UNSEEN %d] first unseen message" % first_unseen)
+    session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
+    session.untagged(b"OK [UIDNEXT %d] predicted next UID" % info.uidnext)
+    session.untagged(b"OK [HIGHESTMODSEQ %d] highest mod-sequence" % info.highestmodseq)
+    if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
+        await _qresync_catch_up(session, box, command.qresync)
+    session.selected = box
+    session.state = State.SELECTED
+    code = b"READ-ONLY" if box.read_only else b"READ-WRITE"
+    session.tagged(command.tag, b"OK", f"{'EXAMINE' if command.read_only else 'SELECT'} "
+                   "completed", code)
+
+
+async def _qresync_catch_up(
+    session: ImapSession, box: SelectedMailbox, params: cmd.QresyncParams
+) -> None:
+    """RFC 7162 §3.2.5: what vanished and what changed since the client's mod-sequence."""
+    mail = session.require_mail()
+    gone = await mail.expunged_since(box.info.id, params.modseq)
+    if params.known_uids is not None:
+        gone = params.known_uids.select(gone, box.max_uid or box.info.uidnext - 1)
+    if gone:
+        session.untagged(b"VANISHED (EARLIER) " + format_uid_set(gone))
+    for meta in await mail.messages_changed_since(box.info.id, params.modseq):
+        if meta.uid in box.meta:
+            session.send(box.fetch_flags_line(meta.uid, with_uid=True, modseq=True))
+
+
+async def create(session: ImapSession, command: cmd.Create) -> None:
+    mail = session.require_mail()
+    unknown = [use for use in command.special_use if use not in SPECIAL_USES]
+    if unknown:
+        session.no(command, f"unsupported special-use attribute {unknown[0]}", b"USEATTR")
+        return
+    name = validate_mailbox_name(command.mailbox.rstrip("/"))
+    if await mail.get_mailbox(name) is not None:
+        session.no(command, "mailbox already exists", b"ALREADYEXISTS")
+        return
+    for parent in parents_of(name):  # RFC 3501: create superior names as needed
+        if await mail.get_mailbox(parent) is None:
+            await mail.create_mailbox(parent)
+    await mail.create_mailbox(name, " ".join(command.special_use) or None)
+    await session.complete(command)
+
+
+async def delete(session: ImapSession, command: cmd.Delete) -> None:
+    mail = session.require_mail()
+    name = validate_mailbox_name(command.mailbox)
+    if name == "INBOX":
+        session.no(command, "INBOX cannot be deleted", b"CANNOT")
+        return
+    names = [box.name for box in await mail.list_mailboxes()]
+    if name not in names:
+        session.no(command, "no such mailbox", b"NONEXISTENT")
+        return
+    if has_children(name, names):
+        session.no(command, "mailbox has children; delete them first", b"INUSE")
+        return
+    refusal = await session.app.plugins.decide(
+        "mailhost_mailbox_delete_check", app=session.app, username=session.username,
+        mailbox=name,
+    )
+    if refusal:
+        session.no(command, str(refusal), b"CANNOT")
+        return
+    await mail.delete_mailbox(name)
+    await session.complete(command)
+
+
+async def rename(session: ImapSession, command: cmd.Rename) -> None:
+    mail = session.require_mail()
+    old = validate_mailbox_name(command.mailbox)
+    new = validate_mailbox_name(command.new_name)
+    for parent in parents_of(new):
+        if parent != old and await mail.get_mailbox(parent) is None:
+            await mail.create_mailbox(parent)
+    await mail.rename_mailbox(old, new)
+    await session.complete(command)
+
+
+async def subscribe(session: ImapSession, command: cmd.Subscribe) -> None:
+    mail = session.require_mail()
+    if await mail.get_mailbox(command.mailbox) is None:
+        raise MailboxNotFound(command.mailbox)
+    await mail.set_subscribed(command.mailbox, True)
+    await session.complete(command)
+
+
+async def unsubscribe(session: ImapSession, command: cmd.Unsubscribe) -> None:
+    mail = session.require_mail()
+    await mail.set_subscribed(command.mailbox, False)
+    await session.complete(command)
+
+
+def _visible(session: ImapSession, boxes: list[MailboxInfo]) -> list[MailboxInfo]:
+    hidden: set[str] = set()
+    for names in session.app.plugins.collect("mailhost_hidden_mailboxes", app=session.app,
+                                             username=session.username):
+        hidden.update(names)
+    return [box for box in boxes if box.name not in hidden]
+
+
+async def list_(session: ImapSession, command: cmd.List) -> None:
+    mail = session.require_mail()
+    if command.patterns == ("",) and not command.extended:
+        session.untagged(b'LIST (\\Noselect) "/" ""')
+        await session.complete(command)
+        return
+    boxes = _visible(session, await mail.list_mailboxes())
+    names = [box.name for box in boxes]
+    select_subscribed = cmd.ListSelect.SUBSCRIBED in command.selection
+    select_special = cmd.ListSelect.SPECIAL_USE in command.selection
+    recursive = cmd.ListSelect.RECURSIVEMATCH in command.selection
+    show_subscribed = select_subscribed or cmd.ListReturn.SUBSCRIBED in command.return_options
+    patterns = [canonical_pattern(command.reference, p) for p in command.patterns]
+    for box in boxes:
+        if not any(matches(box.name, pattern) for pattern in patterns):
+            continue
+        child_info = b""
+        if select_subscribed and not box.subscribed:
+            subscribed_child = any(other.subscribed and other.name.startswith(box.name + "/")
+                                   for other in boxes)
+            if not (recursive and subscribed_child):
+                continue
+            child_info = b' ("CHILDINFO" ("SUBSCRIBED"))'
+        if select_special and not box.special_use:
+            continue
+        attributes = ["\\HasChildren" if has_children(box.name, names) else "\\HasNoChildren"]
+        if show_subscribed and box.subscribed:
+            attributes.append("\\Subscribed")
+        attributes.extend(special_use_attributes(box.special_use))
+        session.untagged(b"LIST " + flag_list(attributes) + b' "/" ' + mailbox_name(box.name)
+                         + child_info)
+        if command.status_items:
+            await _status_line(session, box, command.status_items)
+    await session.complete(command)
+
+
+async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
+    mail = session.require_mail()
+    pattern = canonical_pattern(command.reference, command.pattern)
+    for box in _visible(session, await mail.list_mailboxes()):
+        if box.subscribed and matches(box.name, pattern):
+            session.untagged(b'LSUB () "/" ' + mailbox_name(box.name))
+    await session.complete(command)
+
+
+async def _status_line(
+    session: ImapSession, box: MailboxInfo, items: tuple[cmd.StatusItem, ...]
+) -> None:
+    mail = session.require_mail()
+    recent, deleted, deleted_size = await mail.status_counts(box.id)
+    values = {
+        cmd.StatusItem.MESSAGES: box.messages,
+        cmd.StatusItem.RECENT: recent,
+        cmd.StatusItem.UIDNEXT: box.uidnext,
+        cmd.StatusItem.UIDVALIDITY: box.uidvalidity,
+        cmd.StatusItem.UNSEEN: box.unseen,
+        cmd.StatusItem.HIGHESTMODSEQ: box.highestmodseq,
+        cmd.StatusItem.SIZE: box.size,
+        cmd.StatusItem.DELETED: deleted,
+        cmd.StatusItem.DELETED_STORAGE: deleted_size,
+    }
+    body = b" ".join(item.value + b" %d" % values[item] for item in items)
+    session.untagged(b"STATUS " + mailbox_name(box.name) + b" (" + body + b")")
+
+
+async def status(session: ImapSession, command: cmd.Status) -> None:
+    mail = session.require_mail()
+    box = await mail.get_mailbox(command.mailbox)
+    if box is None or not _visible(session, [box]):
+        session.no(command, "no such mailbox", b"NONEXISTENT")
+        return
+    await _status_line(session, box, command.items)
+    await session.complete(command)
+
+
+async def append(session: ImapSession, command: cmd.Append) -> None:
+    mail = session.require_mail()
+    if await mail.get_mailbox(command.mailbox) is None:
+        session.no(command, "mailbox does not exist; create it first", b"TRYCREATE")
+        return
+    info, meta = await mail.append(command.mailbox, command.message, command.flags,
+                                   command.date_time)
+    await session.complete(command, "completed",
+                           b"APPENDUID %d %d" % (info.uidvalidity, meta.uid))
+
+
+async def _quota_line(session: ImapSession) -> None:
+    mail = session.require_mail()
+    used_bytes, used_messages = await mail.usage()
+    resources = []
+    if mail.quota_bytes:
+        resources.append(b"STORAGE %d %d" % ((used_bytes + 1023) // 1024,
+                                             mail.quota_bytes // 1024))
+    if mail.quota_messages:
+        resources.append(b"MESSAGE %d %d" % (used_messages, mail.quota_messages))
+    session.untagged(b'QUOTA "" (' + b" ".join(resources) + b")")
+
+
+async def getquotaroot(session: ImapSession, command: cmd.GetQuotaRoot) -> None:
+    mail = session.require_mail()
+    if await mail.get_mailbox(command.mailbox) is None:
+        session.no(command, "no such mailbox", b"NONEXISTENT")
+        return
+    session.untagged(b"QUOTAROOT " + mailbox_name(command.mailbox) + b' ""')
+    await _quota_line(session)
+    await session.complete(command)
+
+
+async def getquota(session: ImapSession, command: cmd.GetQuota) -> None:
+    if command.root != "":
+        session.no(command, "no such quota root", b"NONEXISTENT")
+        return
+    await _quota_line(session)
+    await session.complete(command)
+
+
+async def setquota(session: ImapSession, command: cmd.SetQuota) -> None:
+    session.no(command, "quotas are set by the administrator (mailhost user quota)",
+               b"NOPERM")
