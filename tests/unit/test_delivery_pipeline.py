@@ -118,6 +118,16 @@ async def test_recipients_local_alias_unknown_and_foreign(app: App) -> None:
     assert await check_recipient(app, "x@[192.0.2.1]", may_relay=True) == replies.BAD_RECIPIENT
 
 
+async def test_subaddress_reaches_the_account_and_the_hook_sees_the_tag(
+        app: App, policy: Policy) -> None:
+    tagged = await check_recipient(app, "alice+lists@example.test", may_relay=False)
+    assert tagged == Recipient("alice+lists@example.test", ALICE)
+    assert await deliver_each(app, txn(tagged), CONTENT) == [replies.DELIVERED]
+    assert policy.seen[0][:2] == (ALICE, "alice+lists@example.test")
+    [stored] = await messages(app, ALICE)
+    assert b"\tfor <alice+lists@example.test>; " in stored
+
+
 async def test_postmaster_without_domain_means_our_hostname(app: App) -> None:
     unknown = await check_recipient(app, "postmaster", may_relay=False)
     assert isinstance(unknown, replies.Reply) and unknown.permanent
