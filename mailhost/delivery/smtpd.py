@@ -14,6 +14,8 @@ to their end. What these subclasses add:
 * the TLS handshake bounded by ``[tls] handshake_timeout`` rather than the idle timeout;
 * RCPTs over ``[smtp] max_recipients`` answered 452 before their address is parsed, so a
   flood of pipelined RCPTs costs little more than reading it;
+* ``[smtp] idle_timeout`` counted from the last bytes received while a message is coming in
+  (aiosmtpd counts from the last command, so a big upload on a slow link was cut off);
 * a way to wait for the session to end, so the core's connection accounting stays right.
 """
 
@@ -68,6 +70,7 @@ class MailhostSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.handshake_timeout = handshake_timeout
         self.max_recipients = max_recipients
+        self._in_data = False
 
     def _create_session(self) -> MailhostSession:
         return MailhostSession(self.loop)
@@ -85,6 +88,18 @@ class MailhostSMTP(SMTP):
     async def smtp_EHLO(self, hostname: str) -> None:
         self.command_size_limits = _command_limits()
         await super().smtp_EHLO(hostname)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_data and self.transport is not None:
+            self._reset_timeout()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
 
     async def smtp_RCPT(self, arg: str | None) -> None:
         envelope = self.envelope
@@ -141,7 +156,6 @@ class MailhostLMTP(MailhostSMTP, LMTP):
 
     def __init__(self, handler: Any, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
-        self._in_data = False
         self._replies_due = 0
 
     async def smtp_LHLO(self, arg: str) -> None:
@@ -149,11 +163,9 @@ class MailhostLMTP(MailhostSMTP, LMTP):
         await super().smtp_LHLO(arg)
 
     async def smtp_DATA(self, arg: str) -> None:
-        self._in_data = True
         try:
             await super().smtp_DATA(arg)
         finally:
-            self._in_data = False
             self._replies_due = 0
 
     async def push(self, status: AnyStr) -> None:

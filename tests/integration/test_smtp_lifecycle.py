@@ -54,6 +54,24 @@ def test_idle_timeout(mailhost_server_factory: ServerFactory) -> None:
     idle.close()
 
 
+def test_a_slow_upload_is_not_idle(mailhost_server_factory: ServerFactory) -> None:
+    server = mailhost_server_factory(overrides={"smtp": {"idle_timeout": 1.0}})
+    server.add_user(ALICE, ALICE_PASSWORD)
+    client = RawClient(server.port("smtp"))
+    client.line()
+    client.send(b"EHLO x\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.test>\r\n"
+                b"DATA\r\n")
+    client.reply()
+    assert [client.line()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+    client.send(b"Subject: slow\r\n\r\n")
+    for n in range(6):  # 2.4 s in all, never silent for the 1 s idle timeout
+        time.sleep(0.4)
+        client.send(f"line {n}\r\n".encode())
+    client.send(b".\r\n")
+    assert client.line() == b"250 2.0.0 OK, delivered\r\n"
+    client.close()
+
+
 def test_stalled_tls_handshake_is_cut_off(mailhost_server_factory: ServerFactory) -> None:
     server = mailhost_server_factory(overrides={"smtp": {"idle_timeout": 60.0},
                                                 "tls": {"handshake_timeout": 1.0}})
