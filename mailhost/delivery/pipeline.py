@@ -208,14 +208,14 @@ async def deliver_all(
                      txn.trace.queue_id, recipient.account, decision)
             return decision
         plans.append((recipient, decision, message))
+    outcome = DELIVERED
     remote = [r for r in txn.recipients if not r.local]
     if remote:
         if relay is None:
             return LOCAL_ERROR
-        reply = await relay(remote, relay_copy(txn, content, when))
-        if not reply.ok:
-            return reply  # nothing stored locally yet, so the retry duplicates nothing
-    outcome = DELIVERED
+        outcome = await relay(remote, relay_copy(txn, content, when))
+        if not outcome.ok:
+            return outcome  # nothing stored locally yet, so the retry duplicates nothing
     for recipient, decision, message in plans:
         outcome = _worse(outcome, await _carry_out(app, txn, recipient, decision, message))
     return outcome

@@ -25,6 +25,7 @@ MAX_ROUNDS = 4  # PLAIN needs one, LOGIN two
 AUTH_OK = "235 2.7.0 Authentication successful"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 AUTH_TEMPFAIL = "454 4.7.0 Temporary authentication failure"
+AUTH_LOCKED_OUT = "421 4.7.0 too many failed logins from your address, closing connection"
 
 
 async def _exchange(server: MailhostSMTP, args: list[str]) -> Credentials | str | None:
@@ -66,6 +67,10 @@ async def authenticate(
         result.authcid, result.password, "submission", name, peer_ip, result.authzid,
     ))
     if isinstance(outcome, AuthFailure):
+        if app.authenticator.is_locked_out(peer_ip):  # the lockout covers this session too
+            await server.push(AUTH_LOCKED_OUT)
+            server.close()
+            return None
         return AUTH_TEMPFAIL if outcome.temporary else AUTH_INVALID
     session.authenticated = True
     session.user = outcome.username

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 from collections.abc import Iterator
 
@@ -119,3 +120,23 @@ def test_auth_only_on_submission(users: MailhostTestServer) -> None:
         client.starttls(context=users.client_ssl_context())
         client.ehlo("x")
         assert client.docmd("AUTH PLAIN AGFAYg==")[0] == 502
+
+
+def test_lockout_ends_the_session(mailhost_server_factory: ServerFactory) -> None:
+    server = mailhost_server_factory(overrides={"auth": {"max_failures": 2}})
+    server.add_user(ALICE, ALICE_PASSWORD)
+    with connect(server, "implicit") as client:
+        client.ehlo("guesser")
+
+        def guess(password: str) -> tuple[int, bytes]:
+            blob = base64.b64encode(f"\0{ALICE}\0{password}".encode()).decode()
+            return client.docmd("AUTH PLAIN", blob)
+
+        assert guess("guess 1")[0] == 535
+        assert guess("guess 2") == (421, b"4.7.0 too many failed logins from your address, "
+                                         b"closing connection")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
+    raw = RawClient(server.port("submission", "starttls"))
+    assert raw.line().startswith(b"421 ")  # new connections are refused while locked out
+    raw.close()
