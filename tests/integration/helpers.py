@@ -65,6 +65,19 @@ class RawClient:
         self.sock.close()
 
 
+def start_data(port: int, *recipients: str, hello: bytes = b"EHLO client.remote.test") -> \
+        RawClient:
+    """A raw SMTP/LMTP client that pipelined HELLO, MAIL, RCPTs and DATA, and got the 354."""
+    client = RawClient(port)
+    assert client.line().startswith(b"220 ")
+    rcpts = b"".join(b"RCPT TO:<" + rcpt.encode() + b">\r\n" for rcpt in recipients)
+    client.send(hello + b"\r\nMAIL FROM:<s@remote.test>\r\n" + rcpts + b"DATA\r\n")
+    assert client.reply()[-1].startswith(b"250 ")
+    codes = [client.line()[:3] for _ in range(len(recipients) + 2)]
+    assert codes == [b"250"] * (len(recipients) + 1) + [b"354"], codes
+    return client
+
+
 def wait_until(predicate: object, timeout: float = 5.0) -> bool:
     """Poll ``predicate()`` with a bounded loop (for effects of another thread)."""
     deadline = time.monotonic() + timeout

@@ -11,7 +11,14 @@ from mailhost.decisions import Defer, Deliver, DeliveryDecision, Reject
 from mailhost.hookspecs import hookimpl
 from mailhost.testing import ServerFactory
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, RawClient
+from tests.integration.helpers import (
+    ALICE,
+    ALICE_PASSWORD,
+    BOB,
+    BOB_PASSWORD,
+    RawClient,
+    start_data,
+)
 
 MESSAGE = (b"From: Sender <sender@remote.test>\r\nTo: alice@example.test\r\nSubject: hi\r\n"
            b"\r\nHello\r\n")
@@ -188,12 +195,7 @@ def test_lmtp_message_too_big_gets_a_reply_for_each_recipient(
     server = mailhost_server_factory(overrides={"smtp": {"max_message_size": 1000}})
     server.add_user(ALICE, ALICE_PASSWORD)
     server.add_user(BOB, BOB_PASSWORD)
-    client = RawClient(server.port("lmtp"))
-    client.line()
-    client.send(b"LHLO mta\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.test>\r\n"
-                b"RCPT TO:<bob@example.test>\r\nDATA\r\n")
-    client.reply()
-    assert [client.line()[:3] for _ in range(4)] == [b"250", b"250", b"250", b"354"]
+    client = start_data(server.port("lmtp"), ALICE, BOB, hello=b"LHLO mta")
     client.send((b"x" * 78 + b"\r\n") * 40 + b".\r\n")
     assert [client.line()[:9] for _ in range(2)] == [b"552 5.3.4"] * 2
     client.send(b"NOOP\r\n")

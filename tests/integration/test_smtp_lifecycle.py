@@ -6,7 +6,7 @@ import smtplib
 import time
 
 from mailhost.testing import ServerFactory
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, RawClient, wait_until
+from tests.integration.helpers import ALICE, ALICE_PASSWORD, RawClient, start_data, wait_until
 
 MESSAGE = b"Subject: x\r\n\r\nbody\r\n"
 
@@ -57,12 +57,7 @@ def test_idle_timeout(mailhost_server_factory: ServerFactory) -> None:
 def test_a_slow_upload_is_not_idle(mailhost_server_factory: ServerFactory) -> None:
     server = mailhost_server_factory(overrides={"smtp": {"idle_timeout": 1.0}})
     server.add_user(ALICE, ALICE_PASSWORD)
-    client = RawClient(server.port("smtp"))
-    client.line()
-    client.send(b"EHLO x\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.test>\r\n"
-                b"DATA\r\n")
-    client.reply()
-    assert [client.line()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+    client = start_data(server.port("smtp"), ALICE)
     client.send(b"Subject: slow\r\n\r\n")
     for n in range(6):  # 2.4 s in all, never silent for the 1 s idle timeout
         time.sleep(0.4)
@@ -91,12 +86,7 @@ def test_shutdown_closes_smtp_sessions_within_the_grace_period(
         mailhost_server_factory: ServerFactory) -> None:
     server = mailhost_server_factory()
     server.add_user(ALICE, ALICE_PASSWORD)
-    client = RawClient(server.port("smtp"))
-    client.line()
-    client.send(b"EHLO x\r\nMAIL FROM:<s@remote.test>\r\nRCPT TO:<alice@example.test>\r\n"
-                b"DATA\r\n")
-    client.reply()
-    assert [client.line()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+    client = start_data(server.port("smtp"), ALICE)
     client.send(b"Subject: half a message\r\n")  # and then the server is told to stop
     started = time.monotonic()
     server.stop(grace=0.5)
