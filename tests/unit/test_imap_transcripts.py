@@ -300,6 +300,37 @@ async def test_rfc3501_select(app: App) -> None:
     """)
 
 
+async def test_rfc3501_examine(app: App) -> None:
+    """§6.3.2: read-only; \\Recent is shown but not taken, \\Seen is not set by FETCH."""
+    await fill(app, "blurdybloop", 17, first_uid=4392 - 17, recent=2,
+               flags=lambda n: ["\\Seen"] if n < 8 else [])
+    examine = rf"""
+        S: \* FLAGS \({ALL_FLAGS}\)
+        S: \* OK \[PERMANENTFLAGS \(\)\] .*
+        S: \* 17 EXISTS
+        S: \* 2 RECENT
+        S: \* OK \[UNSEEN 8\] .*
+        S: {UIDVALIDITY}
+        S: \* OK \[UIDNEXT 4392\] .*
+        S: {HIGHESTMODSEQ}
+        S: A932 OK \[READ-ONLY\] EXAMINE completed
+    """
+    await replay(app, LOGGED_IN + "C: A932 EXAMINE blurdybloop\n" + examine + r"""
+        C: A933 FETCH 8 (FLAGS BODY[TEXT])
+        S: \* 8 FETCH \(FLAGS \(\) BODY\[TEXT\] \{8\}
+        S: body 8
+        S: \)
+        S: A933 OK FETCH completed
+        C: A934 STORE 8 +FLAGS (\Seen)
+        S: A934 NO \[READ-ONLY\] .*
+        C: A935 FETCH 16:17 FLAGS
+        S: \* 16 FETCH \(FLAGS \(\\Recent\)\)
+        S: \* 17 FETCH \(FLAGS \(\\Recent\)\)
+        S: A935 OK FETCH completed
+    """)
+    # EXAMINE took nothing: the same state the next time.
+    await replay(app, LOGGED_IN + "C: A932 EXAMINE blurdybloop\n" + examine)
+
 
 async def test_rfc3501_create(app: App) -> None:
     """§6.3.3: a trailing separator is dropped; superior names are created as needed."""

@@ -41,7 +41,7 @@ class SelectedMailbox:
         cls, mail: SqliteMailStore, info: MailboxInfo, read_only: bool
     ) -> SelectedMailbox:
         messages = await mail.messages(info.id)
-        first_recent = info.uidnext if read_only else await mail.claim_recent(info.id)
+        first_recent = await mail.claim_recent(info.id, claim=not read_only)
         box = cls(info=info, read_only=read_only, known_modseq=info.highestmodseq)
         for meta in messages:
             box.uids.append(meta.uid)
@@ -120,8 +120,7 @@ class SelectedMailbox:
             if allow_expunge:
                 out.extend(self._report_expunges(qresync))
             if new:
-                first_recent = (info.uidnext if self.read_only
-                                else await mail.claim_recent(self.info.id))
+                first_recent = await mail.claim_recent(self.info.id, claim=not self.read_only)
                 for meta in new:
                     self.uids.append(meta.uid)
                     self.meta[meta.uid] = meta

@@ -606,18 +606,19 @@ class SqliteMailStore:
             self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
-    async def claim_recent(self, mailbox_id: int) -> int:
+    async def claim_recent(self, mailbox_id: int, claim: bool = True) -> int:
         """Return the first UID that is \\Recent for this session, and claim them (RFC 3501).
 
         The first session to select a mailbox after new mail arrives sees those messages as
-        recent; the watermark then moves so no later session does.
+        recent; the watermark then moves so no later session does. ``claim=False`` only
+        looks: EXAMINE must not take \\Recent away from the next session.
         """
         async with self.lock:
             row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
                                   (mailbox_id,))
             if row is None:
                 raise MailboxNotFound("mailbox vanished")
-            if row[0] < row[1]:
+            if claim and row[0] < row[1]:
                 await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
                                       (row[1], mailbox_id))
             return int(row[0])
