@@ -491,6 +491,53 @@ async def test_rfc3501_append(app: App) -> None:
 # -- §6.4 selected state ---------------------------------------------------------------
 
 
+async def test_rfc3501_check_close_expunge(app: App) -> None:
+    """§6.4.1-§6.4.3: EXPUNGE reports each removal with the numbers as they shift; CLOSE
+    expunges silently; neither works once the mailbox is closed."""
+    deleted = {3, 4, 7, 11}
+    await fill(app, "INBOX", 12, flags=lambda n: ["\\Deleted"] if n in deleted else [])
+    await fill(app, "other", 2, flags=lambda n: ["\\Deleted"])
+    await replay(app, LOGGED_IN + r"""
+        C: A200 SELECT INBOX
+        S: \* .*
+        S: \* .*
+        S: \* 12 EXISTS
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: A200 OK \[READ-WRITE\] SELECT completed
+        C: FXXZ CHECK
+        S: FXXZ OK CHECK completed
+        C: A202 EXPUNGE
+        S: \* 3 EXPUNGE
+        S: \* 3 EXPUNGE
+        S: \* 5 EXPUNGE
+        S: \* 8 EXPUNGE
+        S: A202 OK EXPUNGE completed
+        C: A203 FETCH 8 UID
+        S: \* 8 FETCH \(UID 12\)
+        S: A203 OK FETCH completed
+        C: A204 SELECT other
+        S: \* .*
+        S: \* .*
+        S: \* 2 EXISTS
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: \* .*
+        S: A204 OK \[READ-WRITE\] SELECT completed
+        C: A341 CLOSE
+        S: A341 OK CLOSE completed
+        C: A342 CHECK
+        S: A342 BAD .*
+        C: A343 STATUS other (MESSAGES)
+        S: \* STATUS other \(MESSAGES 0\)
+        S: A343 OK STATUS completed
+    """)
+
 
 async def test_rfc3501_search(app: App) -> None:
     """§6.4.4: the three searches of the example, the last with a UTF-8 literal."""

@@ -154,7 +154,7 @@ class SelectedMailbox:
         out: list[bytes] = []
         if qresync:
             out.append(b"* VANISHED " + format_uid_set(gone) + b"\r\n")
-        for uid in reversed(gone):  # highest first, so earlier numbers stay valid
+        for uid in gone:  # each number as it is after the removals before it (RFC 3501 §6.4.3)
             seq = self.seq_of(uid)
             if seq is None:
                 continue
