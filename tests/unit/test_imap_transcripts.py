@@ -403,6 +403,35 @@ async def test_rfc3501_rename(app: App) -> None:
     """)
 
 
+async def test_rfc3501_subscribe_unsubscribe_lsub(app: App) -> None:
+    """§6.3.6, §6.3.7, §6.3.9, with "/" where the RFC's news server used ".": a "%" that
+    stops above subscribed names returns their unsubscribed parent as \\Noselect."""
+    await replay(app, LOGGED_IN + r"""
+        C: A000 CREATE news/comp/mail/mime
+        S: A000 OK CREATE completed
+        C: A001 CREATE news/comp/mail/misc
+        S: A001 OK CREATE completed
+        C: A002 SUBSCRIBE news/comp/mail/mime
+        S: A002 OK SUBSCRIBE completed
+        C: A003 SUBSCRIBE news/comp/mail/misc
+        S: A003 OK SUBSCRIBE completed
+        C: A004 LSUB "news/" "comp/mail/*"
+        S: \* LSUB \(\) "/" news/comp/mail/mime
+        S: \* LSUB \(\) "/" news/comp/mail/misc
+        S: A004 OK LSUB completed
+        C: A005 LSUB "news/" "comp/%"
+        S: \* LSUB \(\\Noselect\) "/" news/comp/mail
+        S: A005 OK LSUB completed
+        C: A006 UNSUBSCRIBE news/comp/mail/mime
+        S: A006 OK UNSUBSCRIBE completed
+        C: A007 LSUB "" *
+        S: \* LSUB \(\) "/" INBOX
+        S: \* LSUB \(\) "/" news/comp/mail/misc
+        S: A007 OK LSUB completed
+        C: A008 SUBSCRIBE nosuchbox
+        S: A008 NO .*
+    """)
+
 
 async def test_rfc3501_list(app: App) -> None:
     """§6.3.8: the delimiter query, references, and "%" stopping at a level."""

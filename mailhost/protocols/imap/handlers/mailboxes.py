@@ -7,6 +7,7 @@ from mailhost.protocols.imap import commands as cmd
 from mailhost.protocols.imap.listing import (
     canonical_pattern,
     has_children,
+    hierarchy_gaps,
     matches,
     parents_of,
     special_use_attributes,
@@ -197,9 +198,12 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
 async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
     mail = session.require_mail()
     pattern = canonical_pattern(command.reference, command.pattern)
-    for box in _visible(session, await mail.list_mailboxes()):
-        if box.subscribed and matches(box.name, pattern):
-            session.untagged(b'LSUB () "/" ' + mailbox_name(box.name))
+    subscribed = [box.name for box in _visible(session, await mail.list_mailboxes())
+                  if box.subscribed]
+    entries = {name: b"()" for name in subscribed if matches(name, pattern)}
+    entries.update(dict.fromkeys(hierarchy_gaps(subscribed, pattern), b"(\\Noselect)"))
+    for name, attributes in sorted(entries.items()):
+        session.untagged(b"LSUB " + attributes + b' "/" ' + mailbox_name(name))
     await session.complete(command)
 
 
