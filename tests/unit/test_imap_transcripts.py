@@ -356,6 +356,58 @@ async def test_rfc3501_create(app: App) -> None:
     """)
 
 
+async def test_rfc3501_delete(app: App) -> None:
+    """§6.3.4, the second example: deleting a name with inferiors leaves them alone, and
+    the name lives on as a \\Noselect level of the hierarchy, which RENAME can move
+    (§6.3.5's first example)."""
+    await fill(app, "foo", 2)
+    await replay(app, LOGGED_IN + r"""
+        C: A80 CREATE blurdybloop
+        S: A80 OK CREATE completed
+        C: A81 CREATE foo/bar
+        S: A81 OK CREATE completed
+        C: A82 LIST "" *
+        S: \* LIST \(\\HasNoChildren\) "/" INBOX
+        S: \* LIST \(\\HasNoChildren\) "/" blurdybloop
+        S: \* LIST \(\\HasChildren\) "/" foo
+        S: \* LIST \(\\HasNoChildren\) "/" foo/bar
+        S: A82 OK LIST completed
+        C: A83 DELETE blurdybloop
+        S: A83 OK DELETE completed
+        C: A84 DELETE foo
+        S: A84 OK DELETE completed
+        C: A85 LIST "" *
+        S: \* LIST \(\\HasNoChildren\) "/" INBOX
+        S: \* LIST \(\\HasNoChildren\) "/" foo/bar
+        S: A85 OK LIST completed
+        C: A86 LIST "" %
+        S: \* LIST \(\\HasNoChildren\) "/" INBOX
+        S: \* LIST \(\\Noselect \\HasChildren\) "/" foo
+        S: A86 OK LIST completed
+        C: A87 SELECT foo
+        S: A87 NO \[NONEXISTENT\] .*
+        C: A88 DELETE INBOX
+        S: A88 NO .*
+        C: A89 DELETE blurdybloop
+        S: A89 NO \[NONEXISTENT\] .*
+        C: A90 CREATE foo
+        S: A90 OK CREATE completed
+        C: A91 STATUS foo (MESSAGES)
+        S: \* STATUS foo \(MESSAGES 0\)
+        S: A91 OK STATUS completed
+        C: A92 DELETE foo
+        S: A92 OK DELETE completed
+        C: A684 RENAME foo zowie
+        S: A684 OK RENAME completed
+        C: A685 LIST "" %
+        S: \* LIST \(\\HasNoChildren\) "/" INBOX
+        S: \* LIST \(\\Noselect \\HasChildren\) "/" zowie
+        S: A685 OK LIST completed
+        C: A686 LIST "" zowie/%
+        S: \* LIST \(\\HasNoChildren\) "/" zowie/bar
+        S: A686 OK LIST completed
+    """)
+
 
 async def test_rfc3501_rename(app: App) -> None:
     """§6.3.5: both examples; renaming INBOX moves its mail and leaves an empty INBOX."""

@@ -258,11 +258,17 @@ class SqliteMailStore:
         self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
-        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
+        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501).
+
+        A name that is only a level above other mailboxes (IMAP's \\Noselect) can be renamed
+        too: its children move.
+        """
         old = validate_mailbox_name(old)
         new = validate_mailbox_name(new)
         async with self.lock:
-            source = await self._row("SELECT id FROM mailbox WHERE name = ?", (old,))
+            source = await self._row(
+                "SELECT id FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ? "
+                "ORDER BY name = ? DESC LIMIT 1", (old, len(old) + 1, old + "/", old))
             if source is None:
                 raise MailboxNotFound(f"no mailbox {old!r}")
             if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (new,)):
