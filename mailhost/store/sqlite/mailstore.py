@@ -76,6 +76,15 @@ def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
     return analysis, searchable_text(raw, analysis.tree).casefold()
 
 
+def _wall_clock(moment: datetime) -> float:
+    """The Date: header's time as written, its zone dropped, as epoch seconds.
+
+    SENTBEFORE/SENTON/SENTSINCE compare the date as written, "disregarding time and
+    timezone" (RFC 3501 §6.4.4); the UTC instant would move 23:30 -0800 to the next day.
+    """
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
     return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
 
@@ -378,7 +387,7 @@ class SqliteMailStore:
                      analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
                      fields.bcc, fields.subject, fields.message_id or "",
                      x_uidl_of(raw[:analysis.header_end]),
-                     fields.sent_date.timestamp() if fields.sent_date else None),
+                     _wall_clock(fields.sent_date) if fields.sent_date else None),
                 )
                 body_id = cursor.lastrowid
                 await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
