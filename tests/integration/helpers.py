@@ -149,3 +149,53 @@ def mail(n: int, *, sender: str = "sender@example.test", to: str = ALICE,
             f"Date: {date}\r\nMessage-ID: <m{n}@example.test>\r\n{extra}"
             f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Transfer-Encoding: 8bit\r\n\r\n{body or f'body {n}'}\r\n").encode()
+
+
+_LITERAL = re.compile(rb"\{([0-9]+)\}\r\n")
+
+
+def fetch_items(response: bytes) -> dict[bytes, bytes]:
+    """A ``* n FETCH (...)`` line as {item name: value}: a literal's value is its bytes,
+    any other value (list, quoted string, number, NIL) exactly as sent."""
+    match = re.match(rb"\* [0-9]+ FETCH \(", response)
+    assert match, response[:80]
+    pos = match.end()
+    items: dict[bytes, bytes] = {}
+    while response[pos:pos + 1] != b")":
+        start, depth = pos, 0
+        while depth or response[pos:pos + 1] != b" ":  # BODY[HEADER.FIELDS (A B)] has spaces
+            depth += {b"[": 1, b"]": -1}.get(response[pos:pos + 1], 0)
+            pos += 1
+        name = response[start:pos]
+        items[name], pos = _value(response, pos + 1)
+        if response[pos:pos + 1] == b" ":
+            pos += 1
+    return items
+
+
+def _value(data: bytes, pos: int) -> tuple[bytes, int]:
+    """One value starting at ``pos`` and where it ends."""
+    literal = _LITERAL.match(data, pos)
+    if literal:
+        end = literal.end() + int(literal.group(1))
+        return data[literal.end():end], end
+    start = pos
+    if data[pos:pos + 1] == b"(":
+        depth = 0
+        while True:
+            char = data[pos:pos + 1]
+            if char == b'"' or _LITERAL.match(data, pos):
+                pos = _value(data, pos)[1]
+                continue
+            depth += {b"(": 1, b")": -1}.get(char, 0)
+            pos += 1
+            if depth == 0:
+                return data[start:pos], pos
+    if data[pos:pos + 1] == b'"':
+        pos += 1
+        while data[pos:pos + 1] != b'"':
+            pos += 2 if data[pos:pos + 1] == b"\\" else 1
+        return data[start:pos + 1], pos + 1
+    while data[pos:pos + 1] not in (b" ", b")", b""):
+        pos += 1
+    return data[start:pos], pos
