@@ -62,6 +62,15 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     await application.close()
 
 
+def opened(tag: str, exists: int, *, unseen: bool = True, mode: str = "READ-WRITE") -> str:
+    """Transcript lines for a SELECT or EXAMINE reply of which only EXISTS matters."""
+    lines = [r"\* FLAGS .*", r"\* OK \[PERMANENTFLAGS .*", rf"\* {exists} EXISTS",
+             r"\* [0-9]+ RECENT", *([r"\* OK \[UNSEEN .*"] if unseen else []),
+             r"\* OK \[UIDVALIDITY .*", r"\* OK \[UIDNEXT .*", r"\* OK \[HIGHESTMODSEQ .*",
+             rf"{tag} OK \[{mode}\] .*"]
+    return "\n".join("S: " + line for line in lines) + "\n"
+
+
 def plain(password: str) -> str:
     """A SASL PLAIN response (RFC 4616) for USER."""
     return base64.b64encode(f"\0{USER}\0{password}".encode()).decode()
@@ -203,14 +212,7 @@ async def test_rfc3501_logout(app: App) -> None:
     """)
     await replay(app, LOGGED_IN + r"""
         C: A025 SELECT INBOX
-        S: \* .*
-        S: \* .*
-        S: \* 0 EXISTS
-        S: \* 0 RECENT
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A025 OK \[READ-WRITE\] SELECT completed
+        """ + opened("A025", 0, unseen=False) + r"""
         C: A026 LOGOUT
         S: \* BYE .*
         S: A026 OK LOGOUT completed
@@ -580,15 +582,7 @@ async def test_rfc3501_check_close_expunge(app: App) -> None:
     await fill(app, "other", 2, flags=lambda n: ["\\Deleted"])
     await replay(app, LOGGED_IN + r"""
         C: A200 SELECT INBOX
-        S: \* .*
-        S: \* .*
-        S: \* 12 EXISTS
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A200 OK \[READ-WRITE\] SELECT completed
+        """ + opened("A200", 12) + r"""
         C: FXXZ CHECK
         S: FXXZ OK CHECK completed
         C: A202 EXPUNGE
@@ -601,15 +595,7 @@ async def test_rfc3501_check_close_expunge(app: App) -> None:
         S: \* 8 FETCH \(UID 12\)
         S: A203 OK FETCH completed
         C: A204 SELECT other
-        S: \* .*
-        S: \* .*
-        S: \* 2 EXISTS
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A204 OK \[READ-WRITE\] SELECT completed
+        """ + opened("A204", 2) + r"""
         C: A341 CLOSE
         S: A341 OK CLOSE completed
         C: A342 CHECK
@@ -633,15 +619,7 @@ async def test_rfc3501_search(app: App) -> None:
                flags=lambda n: ["\\Flagged"] if n in matching | {3, 85} else [])
     await replay(app, LOGGED_IN + r"""
         C: A281 SELECT INBOX
-        S: \* .*
-        S: \* .*
-        S: \* 882 EXISTS
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A281 OK \[READ-WRITE\] SELECT completed
+        """ + opened("A281", 882) + r"""
         C: A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"
         S: \* SEARCH 2 84 882
         S: A282 OK SEARCH completed
@@ -679,15 +657,7 @@ async def test_rfc3501_fetch_store_copy_uid(app: App) -> None:
     await add_examples()
     await replay(app, LOGGED_IN + r"""
         C: A000 EXAMINE INBOX
-        S: \* .*
-        S: \* .*
-        S: \* 25 EXISTS
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A000 OK \[READ-ONLY\] EXAMINE completed
+        """ + opened("A000", 25, mode="READ-ONLY") + r"""
         C: A654 FETCH 23:24 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])
         S: \* 23 FETCH \(FLAGS \(\\Seen\) BODY\[HEADER\.FIELDS \(DATE FROM\)\] \{72\}
         S: Date: Mon, 7 Feb 1994 21:52:25 -0800
@@ -706,15 +676,7 @@ async def test_rfc3501_fetch_store_copy_uid(app: App) -> None:
         S: \* 25 FETCH \(UID 4828442 FLAGS \(\\Seen\)\)
         S: A999 OK FETCH completed
         C: A001 SELECT INBOX
-        S: \* .*
-        S: \* .*
-        S: \* 25 EXISTS
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: \* .*
-        S: A001 OK \[READ-WRITE\] SELECT completed
+        """ + opened("A001", 25) + r"""
         C: A003 STORE 2:4 +FLAGS (\Deleted)
         S: \* 2 FETCH \(FLAGS \(\\Seen \\Deleted\)\)
         S: \* 3 FETCH \(FLAGS \(\\Deleted\)\)
