@@ -71,13 +71,29 @@ SECTIONS = {  # section -> expected bytes, all cut from the text above
 }
 
 
+SIMPLE = b"Subject: simple\r\n\r\nline one\r\nline two\r\n"
+
+
 @pytest.fixture
 def inbox(users: MailhostTestServer, raw_imap: RawImap) -> Iterator[RawImap]:
+    """The two messages, selected read-write: for tests that change flags."""
     users.append(ALICE, MESSAGE)
-    users.append(ALICE, b"Subject: simple\r\n\r\nline one\r\nline two\r\n")
+    users.append(ALICE, SIMPLE)
     raw_imap.login()
     raw_imap.ok(b"SELECT INBOX")
     yield raw_imap
+
+
+@pytest.fixture(scope="module")
+def examined(module_users: MailhostTestServer) -> Iterator[RawImap]:
+    """The two messages, EXAMINEd on a server shared by the module: nothing can change."""
+    module_users.append(ALICE, MESSAGE)
+    module_users.append(ALICE, SIMPLE)
+    raw = RawImap(module_users.port("imap", "starttls"))
+    raw.login()
+    raw.ok(b"EXAMINE INBOX")
+    yield raw
+    raw.close()
 
 
 def fetch(raw: RawImap, text: bytes) -> dict[bytes, bytes]:
@@ -91,29 +107,29 @@ def as_bytes(value: str | bytes) -> bytes:
 
 
 @pytest.mark.parametrize("section", list(SECTIONS))
-def test_body_section(inbox: RawImap, section: str) -> None:
-    items = fetch(inbox, f"1 BODY.PEEK[{section}]".encode())
+def test_body_section(examined: RawImap, section: str) -> None:
+    items = fetch(examined, f"1 BODY.PEEK[{section}]".encode())
     assert items == {f"BODY[{section}]".encode(): as_bytes(SECTIONS[section])}
 
 
-def test_partial_sections(inbox: RawImap) -> None:
-    items = fetch(inbox, b"1 (BODY.PEEK[]<0.4> BODY.PEEK[TEXT]<10.7> BODY.PEEK[3.1]<3.100> "
+def test_partial_sections(examined: RawImap) -> None:
+    items = fetch(examined, b"1 (BODY.PEEK[]<0.4> BODY.PEEK[TEXT]<10.7> BODY.PEEK[3.1]<3.100> "
                          b"BODY.PEEK[1]<1000.10>)")
     assert items == {b"BODY[]<0>": b"From", b"BODY[TEXT]<10>": TEXT[10:17].encode(),
                      b"BODY[3.1]<3>": PART31[3:].encode(), b"BODY[1]<1000>": b""}
 
 
-def test_single_part_message_has_part_one(inbox: RawImap) -> None:
-    items = fetch(inbox, b"2 (BODY.PEEK[1] BODY.PEEK[TEXT] BODY.PEEK[1.MIME])")
+def test_single_part_message_has_part_one(examined: RawImap) -> None:
+    items = fetch(examined, b"2 (BODY.PEEK[1] BODY.PEEK[TEXT] BODY.PEEK[1.MIME])")
     assert items[b"BODY[1]"] == items[b"BODY[TEXT]"] == b"line one\r\nline two\r\n"
     # §6.4.5: "part 1" of a non-multipart message is its body; its MIME header is the
     # message header.
     assert items[b"BODY[1.MIME]"] == b"Subject: simple\r\n\r\n"
 
 
-def test_nonexistent_part_is_empty_or_nil(inbox: RawImap) -> None:
+def test_nonexistent_part_is_empty_or_nil(examined: RawImap) -> None:
     for section in (b"4", b"2.3", b"1.1", b"3.2.1"):
-        value = fetch(inbox, b"1 BODY.PEEK[%s]" % section)[b"BODY[%s]" % section]
+        value = fetch(examined, b"1 BODY.PEEK[%s]" % section)[b"BODY[%s]" % section]
         assert value in (b"", b"NIL"), section
 
 
@@ -124,7 +140,7 @@ def test_rfc822_items_and_seen(users: MailhostTestServer, inbox: RawImap) -> Non
     items = fetch(inbox, b"1 RFC822.TEXT")
     assert items == {b"RFC822.TEXT": TEXT.encode(), b"FLAGS": b"(\\Seen \\Recent)"}
     items = fetch(inbox, b"2 (RFC822 FLAGS)")
-    assert items[b"RFC822"] == b"Subject: simple\r\n\r\nline one\r\nline two\r\n"
+    assert items[b"RFC822"] == SIMPLE
     assert items[b"FLAGS"] == b"(\\Seen \\Recent)"
     assert users.message_flags(ALICE) == {1: ("\\Seen",), 2: ("\\Seen",)}
 
@@ -145,19 +161,19 @@ def test_body_without_peek_sets_seen_but_not_when_examined(users: MailhostTestSe
         {b"UID": b"1", b"BODY[HEADER]": HEADER.encode(), b"FLAGS": b"(\\Seen)"}]
 
 
-def test_macros(inbox: RawImap) -> None:
-    fast = fetch(inbox, b"1 FAST")
+def test_macros(examined: RawImap) -> None:
+    fast = fetch(examined, b"1 FAST")
     assert list(fast) == [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE"]
-    assert list(fetch(inbox, b"1 ALL")) == [*fast, b"ENVELOPE"]
-    full = fetch(inbox, b"1 FULL")
+    assert list(fetch(examined, b"1 ALL")) == [*fast, b"ENVELOPE"]
+    full = fetch(examined, b"1 FULL")
     assert list(full) == [*fast, b"ENVELOPE", b"BODY"]
     assert re.fullmatch(rb'"[ 0-9]{2}-[A-Z][a-z]{2}-[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} '
                         rb'[-+][0-9]{4}"', full[b"INTERNALDATE"])
     validate_body(full[b"BODY"], extensible=False)
 
 
-def test_envelope(inbox: RawImap) -> None:
-    envelope = fetch(inbox, b"1 ENVELOPE")[b"ENVELOPE"]
+def test_envelope(examined: RawImap) -> None:
+    envelope = fetch(examined, b"1 ENVELOPE")[b"ENVELOPE"]
     validate_envelope(envelope)
     assert envelope == (
         b'("Mon, 7 Feb 1994 21:52:25 -0800" "nested parts" '
@@ -168,8 +184,8 @@ def test_envelope(inbox: RawImap) -> None:
         b'NIL NIL NIL "<nested@example.test>")')
 
 
-def test_bodystructure_with_extension_data(inbox: RawImap) -> None:
-    items = fetch(inbox, b"1 (BODY BODYSTRUCTURE UID)")
+def test_bodystructure_with_extension_data(examined: RawImap) -> None:
+    items = fetch(examined, b"1 (BODY BODYSTRUCTURE UID)")
     assert items[b"UID"] == b"1"
     validate_body(items[b"BODY"], extensible=False)
     structure = validate_body(items[b"BODYSTRUCTURE"], extensible=True)
@@ -198,19 +214,19 @@ def test_bodystructure_with_extension_data(inbox: RawImap) -> None:
     assert part3[10] is None and part3[11] == [b"attachment", [b"filename", b"fwd.eml"]]
 
 
-def test_each_leaf_size_matches_its_section(inbox: RawImap) -> None:
+def test_each_leaf_size_matches_its_section(examined: RawImap) -> None:
     """body-fld-octets and body-fld-lines agree with the bytes BODY[part] returns."""
-    structure = parse(fetch(inbox, b"1 BODYSTRUCTURE")[b"BODYSTRUCTURE"])
+    structure = parse(fetch(examined, b"1 BODYSTRUCTURE")[b"BODYSTRUCTURE"])
     leaves = {"1": structure[0], "2.1": structure[1][0], "2.2": structure[1][1],  # type: ignore[index]
               "3.1": structure[2][8][0], "3.2": structure[2][8][1]}  # type: ignore[index]
     for section, leaf in leaves.items():
-        data = fetch(inbox, f"1 BODY.PEEK[{section}]".encode())[f"BODY[{section}]".encode()]
+        data = fetch(examined, f"1 BODY.PEEK[{section}]".encode())[f"BODY[{section}]".encode()]
         assert leaf[6] == len(data), section
         if leaf[0] == b"text":
             assert leaf[7] == data.count(b"\n") + (not data.endswith(b"\n")), section
 
 
-def test_bad_fetches(inbox: RawImap) -> None:
+def test_bad_fetches(examined: RawImap) -> None:
     for bad in (b"FETCH 1 (BODY[HEADER.FIELDS ()])", b"FETCH 1 BODY[0]", b"FETCH 1 NOTHING",
                 b"FETCH 1 BODY[]<1.0.2>", b"FETCH 3 FLAGS", b"FETCH 1 (FLAGS"):
-        assert inbox.command(bad)[-1].split()[1] == b"BAD", bad
+        assert examined.command(bad)[-1].split()[1] == b"BAD", bad

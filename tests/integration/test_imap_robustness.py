@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def mailbox_names(server: MailhostTestServer, user: str) -> list[str]:
     async def names(mail: object) -> list[str]:
         return [box.name for box in await mail.list_mailboxes()]  # type: ignore[attr-defined]
     return server.with_mail(user, names)
+
+
+@pytest.fixture
+def shared_raw(module_users: MailhostTestServer) -> Iterator[RawImap]:
+    """A fresh connection to the module's server, for tests that change nothing there."""
+    raw = RawImap(module_users.port("imap", "starttls"))
+    yield raw
+    raw.close()
 
 
 # -- literals ------------------------------------------------------------------------
@@ -135,22 +144,22 @@ def test_deep_nesting_gets_bad_without_recursion_error(
     b'LOGIN "al\x00ice" pw', b'LOGIN "al\rice" pw', b'LOGIN alice "p\x00w"',
     b'ID ("name" "a\rb")', b"LOGIN {5+}\r\na\x00ice pw",
 ])
-def test_nul_and_bare_cr_in_strings_get_bad(raw_imap: RawImap, command: bytes) -> None:
-    assert status_of(raw_imap.command(command)[-1]) == b"BAD"
-    assert raw_imap.ok(b"NOOP") == []
+def test_nul_and_bare_cr_in_strings_get_bad(shared_raw: RawImap, command: bytes) -> None:
+    assert status_of(shared_raw.command(command)[-1]) == b"BAD"
+    assert shared_raw.ok(b"NOOP") == []
 
 
 @pytest.mark.parametrize("name", [
     b"&Jjo", b"&AGE-", b"&ZeVnLIqe", b"&", b"&AOQ", b"&AOQ-&AOQ-", b'"&U,BTFw-&ZeVnLIqe-"',
     b'"&-&AGEAYgBj-"', b"&2D0-", b"&3gA-",
 ])
-def test_invalid_modified_utf7_names_get_bad(users: MailhostTestServer, raw_imap: RawImap,
-                                             name: bytes) -> None:
-    raw_imap.login()
+def test_invalid_modified_utf7_names_get_bad(module_users: MailhostTestServer,
+                                             shared_raw: RawImap, name: bytes) -> None:
+    shared_raw.login()
     for verb in (b"CREATE", b"SELECT", b"STATUS", b"DELETE"):
         args = b" (MESSAGES)" if verb == b"STATUS" else b""
-        assert status_of(raw_imap.command(verb + b" " + name + args)[-1]) == b"BAD", verb
-    assert mailbox_names(users, ALICE) == ["INBOX"]
+        assert status_of(shared_raw.command(verb + b" " + name + args)[-1]) == b"BAD", verb
+    assert mailbox_names(module_users, ALICE) == ["INBOX"]
 
 
 # -- message bombs -------------------------------------------------------------------
