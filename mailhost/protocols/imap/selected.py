@@ -41,7 +41,8 @@ class SelectedMailbox:
         cls, mail: SqliteMailStore, info: MailboxInfo, read_only: bool
     ) -> SelectedMailbox:
         messages = await mail.messages(info.id)
-        first_recent = await mail.claim_recent(info.id, claim=not read_only)
+        seen_up_to = max(info.uidnext, messages[-1].uid + 1) if messages else info.uidnext
+        first_recent = await mail.claim_recent(info.id, claim=not read_only, upto=seen_up_to)
         box = cls(info=info, read_only=read_only, known_modseq=info.highestmodseq)
         for meta in messages:
             box.uids.append(meta.uid)
@@ -120,7 +121,8 @@ class SelectedMailbox:
             if allow_expunge:
                 out.extend(self._report_expunges(qresync))
             if new:
-                first_recent = await mail.claim_recent(self.info.id, claim=not self.read_only)
+                first_recent = await mail.claim_recent(self.info.id, claim=not self.read_only,
+                                                       upto=new[-1].uid + 1)
                 for meta in new:
                     self.uids.append(meta.uid)
                     self.meta[meta.uid] = meta

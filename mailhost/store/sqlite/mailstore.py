@@ -621,21 +621,26 @@ class SqliteMailStore:
             self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
-    async def claim_recent(self, mailbox_id: int, claim: bool = True) -> int:
+    async def claim_recent(
+        self, mailbox_id: int, claim: bool = True, upto: int | None = None
+    ) -> int:
         """Return the first UID that is \\Recent for this session, and claim them (RFC 3501).
 
         The first session to select a mailbox after new mail arrives sees those messages as
-        recent; the watermark then moves so no later session does. ``claim=False`` only
-        looks: EXAMINE must not take \\Recent away from the next session.
+        recent; the watermark then moves so no later session does. ``upto`` is one past the
+        last UID the session has read, so mail that arrived after that read is left for the
+        session that will hear of it first. ``claim=False`` only looks: EXAMINE must not take
+        \\Recent away from the next session.
         """
         async with self.lock:
             row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
                                   (mailbox_id,))
             if row is None:
                 raise MailboxNotFound("mailbox vanished")
-            if claim and row[0] < row[1]:
+            target = row[1] if upto is None else min(upto, row[1])
+            if claim and row[0] < target:
                 await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                                      (row[1], mailbox_id))
+                                      (target, mailbox_id))
             return int(row[0])
 
     async def search(
