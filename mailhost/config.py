@@ -293,6 +293,9 @@ def build_section(source: str, prefix: str, cls: type, table: Any) -> Any:
     except InvalidValue as exc:
         where = ".".join(part for part in (prefix, exc.key) if part)
         raise ConfigError(source, where, exc.problem, exc.fix) from None
+    except ConfigError as exc:
+        # A section's own cross-field check (__post_init__) cannot know the file; add it.
+        raise ConfigError(source, exc.key, exc.problem, exc.fix) from None
 
 
 def _build_listener(source: str, index: int, table: Any) -> ListenerSection:

@@ -97,6 +97,24 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     assert "file not found" in info.value.problem
 
 
+@dataclass(frozen=True)
+class _Range:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError("", "plugins.range.low", "low is above high", "swap them")
+
+
+def test_a_sections_own_check_is_reported_with_the_file() -> None:
+    assert build_section("mailhost.toml", "plugins.range", _Range, {"low": 3}) == _Range(3)
+    with pytest.raises(ConfigError) as info:
+        build_section("mailhost.toml", "plugins.range", _Range, {"low": 11})
+    assert str(info.value) == ("mailhost.toml: plugins.range.low: low is above high. "
+                               "Fix: swap them")
+
+
 def test_rfc_minimum_timeouts(tmp_path: Path) -> None:
     exc = error_for(tmp_path, "[pop3]\nidle_timeout = 60\n")
     assert exc.key == "pop3.idle_timeout" and "600" in exc.fix
@@ -190,3 +208,12 @@ def test_example_listeners_are_the_defaults() -> None:
 def test_relay_ca_file_must_exist(tmp_path: Path) -> None:
     exc = error_for(tmp_path, f"[relay]\nca_file = '{tmp_path}/none.pem'\n")
     assert exc.key == "relay.ca_file" and "does not exist" in exc.problem
+
+
+def test_the_deploy_config_is_valid(tmp_path: Path) -> None:
+    data = tomllib.loads((ROOT / "deploy" / "mailhost.toml").read_text())
+    data.pop("tls")  # Let's Encrypt paths of a real host
+    data["storage"]["data_dir"] = str(tmp_path)
+    config = parse_config(data, "deploy/mailhost.toml")
+    assert config.server.user == "mailhost"
+    assert {listener.port for listener in config.listeners} >= {110, 995}

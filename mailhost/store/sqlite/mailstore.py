@@ -102,6 +102,15 @@ def temporary_error(exc: BaseException) -> TemporaryStoreError | None:
     return None
 
 
+def _wall_clock(moment: datetime) -> float:
+    """The Date: header's time as written, its zone dropped, as epoch seconds.
+
+    SENTBEFORE/SENTON/SENTSINCE compare the date as written, "disregarding time and
+    timezone" (RFC 3501 §6.4.4); the UTC instant would move 23:30 -0800 to the next day.
+    """
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
     return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
 
@@ -298,11 +307,17 @@ class SqliteMailStore:
         self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
-        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
+        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501).
+
+        A name that is only a level above other mailboxes (IMAP's \\Noselect) can be renamed
+        too: its children move.
+        """
         old = validate_mailbox_name(old)
         new = validate_mailbox_name(new)
         async with self.lock:
-            source = await self._row("SELECT id FROM mailbox WHERE name = ?", (old,))
+            source = await self._row(
+                "SELECT id FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ? "
+                "ORDER BY name = ? DESC LIMIT 1", (old, len(old) + 1, old + "/", old))
             if source is None:
                 raise MailboxNotFound(f"no mailbox {old!r}")
             if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (new,)):
@@ -412,7 +427,7 @@ class SqliteMailStore:
                      analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
                      fields.bcc, fields.subject, fields.message_id or "",
                      x_uidl_of(raw[:analysis.header_end]),
-                     fields.sent_date.timestamp() if fields.sent_date else None),
+                     _wall_clock(fields.sent_date) if fields.sent_date else None),
                 )
                 body_id = cursor.lastrowid
                 await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
@@ -646,20 +661,26 @@ class SqliteMailStore:
             self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
-    async def claim_recent(self, mailbox_id: int) -> int:
+    async def claim_recent(
+        self, mailbox_id: int, claim: bool = True, upto: int | None = None
+    ) -> int:
         """Return the first UID that is \\Recent for this session, and claim them (RFC 3501).
 
         The first session to select a mailbox after new mail arrives sees those messages as
-        recent; the watermark then moves so no later session does.
+        recent; the watermark then moves so no later session does. ``upto`` is one past the
+        last UID the session has read, so mail that arrived after that read is left for the
+        session that will hear of it first. ``claim=False`` only looks: EXAMINE must not take
+        \\Recent away from the next session.
         """
         async with self.lock:
             row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
                                   (mailbox_id,))
             if row is None:
                 raise MailboxNotFound("mailbox vanished")
-            if row[0] < row[1]:
+            target = row[1] if upto is None else min(upto, row[1])
+            if claim and row[0] < target:
                 await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                                      (row[1], mailbox_id))
+                                      (target, mailbox_id))
             return int(row[0])
 
     async def search(
