@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import imaplib
+import poplib
+import re
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
@@ -25,6 +29,7 @@ from mailhost.delivery.replies import Reply
 from mailhost.server import Server
 from mailhost.store.interface import MessageMeta
 from mailhost.store.sqlite.mailstore import SqliteMailStore
+from mailhost.testing.transcript import parse_transcript
 
 T = TypeVar("T")
 
@@ -245,6 +250,49 @@ class MailhostTestServer:
             info = await mail.get_mailbox(mailbox)
             return {} if info is None else {m.uid: m.flags for m in await mail.messages(info.id)}
         return self.with_mail(address, go)
+
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def pop3(self, user: str, password: str) -> poplib.POP3_SSL:
+        """A poplib client logged in over implicit TLS (the test CA is trusted)."""
+        client = poplib.POP3_SSL(self.host, self.port("pop3", "implicit"),
+                                 context=self.client_ssl_context(), timeout=30)
+        client.user(user)
+        client.pass_(password)
+        return client
+
+    def imap(self, user: str, password: str) -> imaplib.IMAP4_SSL:
+        """An imaplib client logged in over implicit TLS (the test CA is trusted)."""
+        client = imaplib.IMAP4_SSL(self.host, self.port("imap", "implicit"),
+                                   ssl_context=self.client_ssl_context(), timeout=30)
+        client.login(user, password)
+        return client
+
+    def transcript(self, protocol: str, script: str, timeout: float = 30.0) -> list[str]:
+        """Play an RFC-style ``C:``/``S:`` transcript over a real TLS connection.
+
+        Each ``S:`` line is a regular expression for one whole server line (the greeting is
+        the first); ``C:`` lines are sent as they come. Returns the server lines read.
+        """
+        steps = parse_transcript(script)
+        raw = socket.create_connection((self.host, self.port(protocol, "implicit")), timeout)
+        seen: list[str] = []
+        with self.client_ssl_context().wrap_socket(raw, server_hostname="localhost") as sock:
+            reader = sock.makefile("rb")
+            for number, (who, text) in enumerate(steps, start=1):
+                if who == "C":
+                    sock.sendall(text.encode("utf-8") + b"\r\n")
+                    continue
+                try:
+                    line = reader.readline().decode("utf-8", "replace").rstrip("\r\n")
+                except TimeoutError:
+                    raise AssertionError(f"step {number}: no reply, expected {text!r}") from None
+                seen.append(line)
+                if not re.fullmatch(text, line):
+                    raise AssertionError(f"step {number}: server said {line!r}, expected {text!r}")
+            reader.close()
+        return seen
 
 
 def replace_section(config: Config, section: str, **values: Any) -> Config:
