@@ -150,6 +150,9 @@ class RelaySection:
     tls: TlsMode = doc("How to secure the smarthost link: none, starttls or implicit.", "starttls")
     username: str = doc("Smarthost login; empty: no AUTH.", "")
     password_file: str = doc("File holding the smarthost password (kept out of this file).", "")
+    ca_file: str = doc(
+        "PEM file of CAs that may sign the smarthost's certificate (empty: the system store).", ""
+    )
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
     ListenerSection(protocol="imap", port=1993, tls="implicit"),
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
+    ListenerSection(protocol="smtp", port=2525, tls="starttls"),
+    ListenerSection(protocol="submission", port=1587, tls="starttls"),
+    ListenerSection(protocol="submission", port=1465, tls="implicit"),
+    ListenerSection(protocol="lmtp", port=2424, tls="none"),
 )
 
 
@@ -345,6 +352,9 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(src, "relay.password_file",
                           f"file {config.relay.password_file!r} does not exist",
                           "create it (mode 0600) or clear the key")
+    if config.relay.ca_file and not Path(config.relay.ca_file).is_file():
+        raise ConfigError(src, "relay.ca_file", f"file {config.relay.ca_file!r} does not exist",
+                          "point it at a PEM file of CA certificates, or clear the key")
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> Config:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailhost.config import (
+    DEFAULT_LISTENERS,
     SECTIONS,
     ConfigError,
     InvalidValue,
@@ -197,10 +198,23 @@ def test_post_init_checks_become_config_errors_naming_the_nested_key() -> None:
     assert "5 is above high (2)" in exc.problem and exc.fix == "make low at most high"
 
 
+def test_example_listeners_are_the_defaults() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert tuple(ListenerSection(**table) for table in data["listener"]) == DEFAULT_LISTENERS
+    assert {listener.protocol for listener in DEFAULT_LISTENERS} >= {
+        "pop3", "smtp", "submission", "lmtp"}
+
+
+def test_relay_ca_file_must_exist(tmp_path: Path) -> None:
+    exc = error_for(tmp_path, f"[relay]\nca_file = '{tmp_path}/none.pem'\n")
+    assert exc.key == "relay.ca_file" and "does not exist" in exc.problem
+
+
 def test_the_deploy_config_is_valid(tmp_path: Path) -> None:
     data = tomllib.loads((ROOT / "deploy" / "mailhost.toml").read_text())
     data.pop("tls")  # Let's Encrypt paths of a real host
+    data["relay"].pop("password_file")  # a secret of the real host
     data["storage"]["data_dir"] = str(tmp_path)
     config = parse_config(data, "deploy/mailhost.toml")
     assert config.server.user == "mailhost"
-    assert {listener.port for listener in config.listeners} >= {110, 995}
+    assert {listener.port for listener in config.listeners} == {25, 110, 143, 465, 587, 993, 995}
