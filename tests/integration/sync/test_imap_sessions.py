@@ -3,12 +3,13 @@ RFC 3501 §5.2 and §7.4.1 allow, and IDLE (RFC 2177) pushes it as it happens.""
 
 from __future__ import annotations
 
-import asyncio
 import poplib
 import re
+import smtplib
+import subprocess
+import sys
 from pathlib import Path
 
-from mailhost.store.sqlite.store import SqliteStore
 from mailhost.testing.clients import ImapWire
 from mailhost.testing.server import (
     MailhostTestServer,
@@ -43,8 +44,7 @@ def test_expunge_is_held_back_during_fetch_store_and_search(
     for n in range(3):
         deliver(n)
     one, two = connect(), connect()
-    one.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    one.ok(b"EXPUNGE")
+    one.expunge(b"1")
     fetched = two.ok(b"FETCH 1:3 (FLAGS)")
     assert not expunges(fetched)
     assert [line.split(b" ")[1] for line in fetched if b"FETCH" in line][-3:] == [b"1", b"2", b"3"]
@@ -60,8 +60,7 @@ def test_uid_commands_may_carry_the_expunge(connect: Connect, deliver: Deliver) 
     for n in range(3):
         deliver(n)
     one, two = connect(), connect()
-    one.ok(b"STORE 2 +FLAGS.SILENT (\\Deleted)")
-    one.ok(b"EXPUNGE")
+    one.expunge(b"2")
     assert b"* 2 EXPUNGE" in two.ok(b"UID FETCH 1:* (FLAGS)")
 
 
@@ -79,8 +78,7 @@ def test_fetching_a_body_expunged_elsewhere_answers_the_others_and_says_why(
     for n in range(4):
         deliver(n)
     one, two = connect(), connect()
-    one.ok(b"STORE 2 +FLAGS.SILENT (\\Deleted)")
-    one.ok(b"EXPUNGE")
+    one.expunge(b"2")
     lines = two.command(b"FETCH 1:4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     numbers = [line.split(b" ")[1] for line in lines if b" FETCH " in line]
     assert numbers == [b"1", b"3", b"4"]  # message 2 left out, the ones after it are not
@@ -96,8 +94,7 @@ def test_condstore_names_a_safe_sync_point_while_expunges_wait(
         deliver(n)
     one, two = connect(), connect(enable=b"CONDSTORE")
     before = int(re.search(rb"MODSEQ (\d+)", two.ok(b"STATUS INBOX (HIGHESTMODSEQ)")[0])[1])
-    one.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    one.ok(b"EXPUNGE")
+    one.expunge(b"1")
     one.ok(b"STORE 2 +FLAGS.SILENT (\\Flagged)")  # UID 3, after the expunge in this session
     lines = two.ok(b"FETCH 2 (FLAGS)")
     newest = max(int(m) for m in re.findall(rb"MODSEQ \((\d+)\)", b" ".join(lines)))
@@ -128,8 +125,7 @@ def test_idle_with_qresync_pushes_vanished(connect: Connect, deliver: Deliver) -
         deliver(n)
     watcher, other = connect(enable=b"QRESYNC"), connect()
     watcher.idle()
-    other.ok(b"STORE 1:2 +FLAGS.SILENT (\\Deleted)")
-    other.ok(b"EXPUNGE")
+    other.expunge(b"1:2")
     lines = watcher.wait_for(rb"\* VANISHED 1:2", PUSH_WAIT)
     assert not any(line.endswith(b"EXPUNGE") for line in lines)
     watcher.done()
@@ -152,25 +148,35 @@ def test_pop3_quit_reaches_an_idling_imap_session(
     watcher.done()
 
 
-def test_idle_sees_a_commit_by_another_process(
-    users: MailhostTestServer, connect: Connect, deliver: Deliver,
+def test_lmtp_and_smtp_delivery_reach_an_idling_session(
+    users: MailhostTestServer, connect: Connect,
 ) -> None:
-    """A second SqliteStore on the same files stands for another process (a CLI tool): its
-    commits reach the server only through the database, never through an in-process signal."""
-    deliver(1)
     watcher = connect()
     watcher.idle()
-
-    async def other_process() -> None:
-        store = await SqliteStore.open(users.config.data_dir)
-        try:
-            async with store.account(ALICE) as mail:
-                await mail.append("INBOX", b"Subject: from elsewhere\r\n\r\nhi\r\n")
-        finally:
-            await store.close()
-
-    asyncio.run(other_process())
+    with smtplib.LMTP("127.0.0.1", users.port("lmtp"), timeout=10) as lmtp:
+        assert lmtp.sendmail("s@remote.test", [ALICE], b"Subject: by LMTP\r\n\r\nhi\r\n") == {}
+    assert watcher.wait_for(rb"\* 1 EXISTS", PUSH_WAIT)
+    with smtplib.SMTP("127.0.0.1", users.port("smtp"), timeout=10) as smtp:
+        assert smtp.sendmail("s@remote.test", [ALICE], b"Subject: by SMTP\r\n\r\nhi\r\n") == {}
     assert watcher.wait_for(rb"\* 2 EXISTS", PUSH_WAIT)
+    watcher.done()
+
+
+def test_idle_sees_mailhost_deliver_run_as_another_process(
+    users: MailhostTestServer, connect: Connect, tmp_path: Path,
+) -> None:
+    """``mailhost deliver`` (Postfix's mailbox_command) commits from its own process: the
+    server learns of it only through the database, never through an in-process signal."""
+    watcher = connect()
+    watcher.idle()
+    config = tmp_path / "deliver.toml"
+    config.write_text(f'[storage]\ndata_dir = "{users.config.storage.data_dir}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "mailhost", "deliver", "-c", str(config), "--to", ALICE],
+        input=b"Subject: from Postfix\r\n\r\nhi\r\n", capture_output=True, timeout=60,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    assert watcher.wait_for(rb"\* 1 EXISTS", PUSH_WAIT)
     watcher.done()
 
 
