@@ -3,12 +3,14 @@ returns in the store to the moment ``* n EXISTS`` is read on the idling socket.
 
     PYTHONPATH=. .venv/bin/python bench/idle_push.py --samples 50
 
-Two paths are measured:
+Three paths are measured:
 
 - in-process: delivery through the server's own store (as LMTP/SMTP delivery and other IMAP
-  or POP3 sessions commit), which wakes IDLE sessions directly;
-- another process: a second store on the same files (a CLI tool, a second server) commits,
-  and the server notices through its per-account watcher (PRAGMA data_version, 1 s poll).
+  or POP3 sessions commit), which wakes IDLE sessions directly; from COMMIT to the push;
+- LMTP: a whole LMTP transaction on a connected client, from MAIL FROM to the push (parsing
+  and analysing the message and the commit included);
+- another process: a second store on the same files (``mailhost deliver``, a CLI tool)
+  commits, and the server notices through its per-account watcher (1 s poll).
 
 The server runs in a thread of this process (the test harness), the client reads in another
 thread; both stamp with time.perf_counter. Plaintext IMAP on 127.0.0.1. Printed, not asserted.
@@ -21,6 +23,7 @@ import asyncio
 import queue
 import random
 import re
+import smtplib
 import statistics
 import tempfile
 import threading
@@ -32,7 +35,7 @@ from mailhost.testing.clients import ImapWire
 from mailhost.testing.server import MailhostTestServer, ThrowawayCA, make_config
 
 USER, PASSWORD = "bench@example.test", "bench password"
-MESSAGE = b"Subject: push\r\n\r\n" + b"x" * 2000 + b"\r\n"
+MESSAGE = b"Subject: push\r\n\r\n" + (b"x" * 78 + b"\r\n") * 25  # 2 KB, SMTP-sized lines
 
 
 def read_pushes(wire: ImapWire, arrivals: queue.Queue[float], stop: threading.Event) -> None:
@@ -62,6 +65,17 @@ def in_process(
             finally:
                 del mail._announce_change
     return [_one(lambda: server.run(deliver()), committed, arrivals) for _ in range(samples)]
+
+
+def lmtp(server: MailhostTestServer, arrivals: queue.Queue[float], samples: int) -> list[float]:
+    started: list[float] = []
+    with smtplib.LMTP("127.0.0.1", server.port("lmtp"), timeout=10) as client:
+        client.ehlo("bench.test")
+
+        def deliver() -> None:
+            started.append(time.perf_counter())
+            client.sendmail("sender@bench.test", [USER], MESSAGE)
+        return [_one(deliver, started, arrivals) for _ in range(samples)]
 
 
 def other_process(data_dir: Path, arrivals: queue.Queue[float], samples: int) -> list[float]:
@@ -101,7 +115,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ca = ThrowawayCA(Path(tmp) / "tls")
-        config = make_config(Path(tmp) / "data", ca, listeners=(("imap", "starttls"),))
+        config = make_config(Path(tmp) / "data", ca,
+                             listeners=(("imap", "starttls"), ("lmtp", "none")))
         with MailhostTestServer(config, ca) as server:
             server.add_user(USER, PASSWORD)
             for _ in range(50):
@@ -117,6 +132,7 @@ def main() -> None:
             try:
                 report("in-process delivery -> IDLE push", in_process(server, arrivals,
                                                                       args.samples))
+                report("LMTP MAIL FROM -> IDLE push", lmtp(server, arrivals, args.samples))
                 report("other-process commit -> IDLE push",
                        other_process(config.data_dir, arrivals, args.other_process_samples))
             finally:
