@@ -120,6 +120,22 @@ def test_idle_pushes_delivery_flags_and_expunge(connect: Connect, deliver: Deliv
     assert watcher.ok(b"FETCH 1 (UID)") == [b"* 1 FETCH (UID 2)"]
 
 
+def test_sessions_on_different_listeners_share_one_view(
+    users: MailhostTestServer, connect: Connect, deliver: Deliver,
+) -> None:
+    deliver(1)
+    secure = ImapWire(users.port("imap", "implicit"), users.client_ssl_context())
+    try:
+        secure.login(ALICE, ALICE_PASSWORD)
+        secure.ok(b"SELECT INBOX")
+        secure.idle()
+        connect().ok(b"STORE 1 +FLAGS.SILENT (\\Answered)")  # plaintext listener
+        assert secure.wait_for(rb"\* 1 FETCH \(FLAGS \(\\Answered( \\Recent)?\)\)", PUSH_WAIT)
+        secure.done()
+    finally:
+        secure.close()
+
+
 def test_idle_with_qresync_pushes_vanished(connect: Connect, deliver: Deliver) -> None:
     for n in range(3):
         deliver(n)
