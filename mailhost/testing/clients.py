@@ -145,6 +145,11 @@ class ImapWire:
         options = b"(" + flags + b") " if flags else b""
         return self.command(b"APPEND %s %s{%d+}\r\n%s" % (mailbox, options, len(raw), raw))
 
+    def expunge(self, sequence: bytes) -> list[bytes]:
+        """Mark ``sequence`` \\Deleted and EXPUNGE; the EXPUNGE's untagged lines."""
+        self.ok(b"STORE " + sequence + b" +FLAGS.SILENT (\\Deleted)")
+        return self.ok(b"EXPUNGE")
+
     def login(self, user: str, password: str) -> None:
         self.ok(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
 
@@ -188,6 +193,22 @@ class ImapWire:
         self.sock.close()
 
 
+def _sync_client(command: list[str], workdir: Path, config_name: str, config: str) -> str:
+    """Write a sync client's config once (mode 0600, next to its Maildir ``workdir/mail``),
+    run ``command`` with the config's path after ``-c``; its output. Failure raises."""
+    need(command[0])
+    path = workdir / config_name
+    if not path.exists():
+        (workdir / "mail").mkdir(parents=True, exist_ok=True)
+        path.write_text(config)
+        path.chmod(0o600)
+    result = run([command[0], "-c", str(path), *command[1:]], workdir)
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "ERROR" in output:
+        raise AssertionError(f"{command[0]} failed ({result.returncode}):\n{output}")
+    return output
+
+
 def mbsync(server: MailhostTestServer, workdir: Path, user: str, password: str) -> str:
     """mbsync (isync) once, two-way: every folder, new mail, flags and deletions both ways,
     folders created and expunges done on both sides. Its Maildir is ``workdir/mail`` (INBOX
@@ -196,26 +217,16 @@ def mbsync(server: MailhostTestServer, workdir: Path, user: str, password: str) 
     IMAPS to 127.0.0.1; the certificate is pinned with ``CertificateFile`` (isync trusts an
     exact match and checks host names only against DNS names, not the IP address).
     """
-    need("mbsync")
-    config = workdir / "mbsyncrc"
-    if not config.exists():
-        (workdir / "mail").mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            f"IMAPAccount server\nHost 127.0.0.1\nPort {server.port('imap', 'implicit')}\n"
-            f'User "{user}"\nPass "{password}"\nSSLType IMAPS\n'
-            f"CertificateFile {server.ca.cert_file}\nTimeout 30\n\n"
-            "IMAPStore remote\nAccount server\n\n"
-            f"MaildirStore local\nPath {workdir}/mail/\nInbox {workdir}/mail/INBOX\n"
-            "SubFolders Verbatim\n\n"
-            "Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n"
-            "Remove Both\nExpunge Both\nSync All\nSyncState *\n"
-        )
-        config.chmod(0o600)
-    result = run(["mbsync", "-V", "-c", str(config), "-a"], workdir)
-    if result.returncode != 0:
-        raise AssertionError(f"mbsync failed ({result.returncode}):\n{result.stdout}"
-                             f"{result.stderr}")
-    return result.stdout + result.stderr
+    return _sync_client(["mbsync", "-V", "-a"], workdir, "mbsyncrc", (
+        f"IMAPAccount server\nHost 127.0.0.1\nPort {server.port('imap', 'implicit')}\n"
+        f'User "{user}"\nPass "{password}"\nSSLType IMAPS\n'
+        f"CertificateFile {server.ca.cert_file}\nTimeout 30\n\n"
+        "IMAPStore remote\nAccount server\n\n"
+        f"MaildirStore local\nPath {workdir}/mail/\nInbox {workdir}/mail/INBOX\n"
+        "SubFolders Verbatim\n\n"
+        "Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n"
+        "Remove Both\nExpunge Both\nSync All\nSyncState *\n"
+    ))
 
 
 def offlineimap(server: MailhostTestServer, workdir: Path, user: str, password: str) -> str:
@@ -225,21 +236,11 @@ def offlineimap(server: MailhostTestServer, workdir: Path, user: str, password: 
     certificate's DNS names only, so it connects to ``localhost`` over IPv4 alone
     (``ipv6 = no``), which is 127.0.0.1.
     """
-    need("offlineimap")
-    config = workdir / "offlineimaprc"
-    if not config.exists():
-        (workdir / "mail").mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            f"[general]\naccounts = test\nmetadata = {workdir}/metadata\n\n"
-            "[Account test]\nlocalrepository = local\nremoterepository = remote\n\n"
-            f"[Repository local]\ntype = Maildir\nlocalfolders = {workdir}/mail\n\n"
-            "[Repository remote]\ntype = IMAP\nremotehost = localhost\nipv6 = no\n"
-            f"remoteport = {server.port('imap', 'implicit')}\nremoteuser = {user}\n"
-            f"remotepass = {password}\nssl = yes\nsslcacertfile = {server.ca.ca_file}\n"
-        )
-        config.chmod(0o600)
-    result = run(["offlineimap", "-c", str(config), "-o", "-u", "basic"], workdir)
-    output = result.stdout + result.stderr
-    if result.returncode != 0 or "ERROR" in output:
-        raise AssertionError(f"offlineimap failed ({result.returncode}):\n{output}")
-    return output
+    return _sync_client(["offlineimap", "-o", "-u", "basic"], workdir, "offlineimaprc", (
+        f"[general]\naccounts = test\nmetadata = {workdir}/metadata\n\n"
+        "[Account test]\nlocalrepository = local\nremoterepository = remote\n\n"
+        f"[Repository local]\ntype = Maildir\nlocalfolders = {workdir}/mail\n\n"
+        "[Repository remote]\ntype = IMAP\nremotehost = localhost\nipv6 = no\n"
+        f"remoteport = {server.port('imap', 'implicit')}\nremoteuser = {user}\n"
+        f"remotepass = {password}\nssl = yes\nsslcacertfile = {server.ca.ca_file}\n"
+    ))
