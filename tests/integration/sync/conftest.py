@@ -12,6 +12,7 @@ from tests.integration.helpers import ALICE, ALICE_PASSWORD
 
 Connect = Callable[..., ImapWire]
 Deliver = Callable[..., int]
+Fill = Callable[[int], list[int]]
 
 
 @pytest.fixture
@@ -44,3 +45,9 @@ def deliver(users: MailhostTestServer) -> Deliver:
                f"Message-ID: <sync{n}@example.test>\r\n\r\nbody of message {n}\r\n").encode()
         return users.append(ALICE, raw, mailbox, flags).uid
     return store
+
+
+@pytest.fixture
+def fill(deliver: Deliver) -> Fill:
+    """``fill(count)``: messages 0 .. count - 1 into alice's INBOX; their UIDs."""
+    return lambda count: [deliver(n) for n in range(count)]

@@ -9,7 +9,7 @@ from mailhost.testing import ServerFactory
 from mailhost.testing.clients import ImapWire
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE, ALICE_PASSWORD
-from tests.integration.sync.conftest import Connect, Deliver
+from tests.integration.sync.conftest import Connect, Deliver, Fill
 
 
 def number(pattern: bytes, lines: list[bytes]) -> int:
@@ -51,10 +51,9 @@ def test_highestmodseq_in_select_examine_and_status_rises_with_every_change(
 
 
 def test_fetch_changedsince_returns_exactly_what_changed(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(4):
-        deliver(n)
+    fill(4)
     wire = connect(enable=b"CONDSTORE")
     _, before = mailbox_state(wire)
     wire.ok(b"STORE 2,4 +FLAGS.SILENT (\\Answered)")
@@ -65,10 +64,9 @@ def test_fetch_changedsince_returns_exactly_what_changed(
 
 
 def test_store_unchangedsince_refuses_what_changed_meanwhile(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     mine, theirs = connect(enable=b"CONDSTORE"), connect()
     _, before = mailbox_state(mine)
     theirs.ok(b"STORE 2 +FLAGS.SILENT (\\Seen)")
@@ -81,16 +79,14 @@ def test_store_unchangedsince_refuses_what_changed_meanwhile(
 
 
 def test_qresync_reconnect_reports_exactly_what_happened_while_away(
-    users: MailhostTestServer, connect: Connect, deliver: Deliver,
+    users: MailhostTestServer, connect: Connect, deliver: Deliver, fill: Fill,
 ) -> None:
-    for n in range(1, 7):
-        deliver(n)
+    fill(6)
     first = connect(select=None)
     uidvalidity, modseq = mailbox_state(first)
     first.ok(b"LOGOUT")
     other = connect()
-    other.ok(b"STORE 2,5 +FLAGS.SILENT (\\Deleted)")
-    other.ok(b"EXPUNGE")
+    other.expunge(b"2,5")
     other.ok(b"UID STORE 3 +FLAGS.SILENT (\\Flagged)")
     deliver(7)
     back = qresync_select(connect(select=None), b"%d %d 1:6" % (uidvalidity, modseq))
@@ -104,16 +100,14 @@ def test_qresync_reconnect_reports_exactly_what_happened_while_away(
 
 
 def test_modseqs_survive_a_restart_and_keep_rising(
-    users: MailhostTestServer, mailhost_server_factory: ServerFactory, deliver: Deliver,
+    users: MailhostTestServer, mailhost_server_factory: ServerFactory, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     wire = ImapWire(users.port("imap", "starttls"))
     wire.login(ALICE, ALICE_PASSWORD)
     uidvalidity, modseq = mailbox_state(wire)
     wire.ok(b"SELECT INBOX")
-    wire.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    wire.ok(b"EXPUNGE")
+    wire.expunge(b"1")
     _, before_restart = mailbox_state(wire)
     wire.close()
     users.stop()
@@ -130,9 +124,8 @@ def test_modseqs_survive_a_restart_and_keep_rising(
         wire.close()
 
 
-def test_uid_expunge_removes_only_what_it_names(connect: Connect, deliver: Deliver) -> None:
-    for n in range(3):
-        deliver(n)
+def test_uid_expunge_removes_only_what_it_names(connect: Connect, fill: Fill) -> None:
+    fill(3)
     mine, plain, resync = connect(), connect(), connect(enable=b"QRESYNC")
     mine.ok(b"STORE 1:3 +FLAGS.SILENT (\\Deleted)")
     _, modseq = mailbox_state(mine)
@@ -149,15 +142,13 @@ def test_uid_expunge_removes_only_what_it_names(connect: Connect, deliver: Deliv
 
 
 def test_forgotten_expunges_fall_back_to_every_absent_uid(
-    users: MailhostTestServer, connect: Connect, deliver: Deliver,
+    users: MailhostTestServer, connect: Connect, fill: Fill,
 ) -> None:
     """With room for one expunge, older client MODSEQs get every UID of their set that is
     gone (a superset RFC 7162 allows); sequence match data trims what the client still has."""
-    for n in range(1, 11):
-        deliver(n)
+    fill(10)
     worker = connect(enable=b"QRESYNC")
-    worker.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    worker.ok(b"EXPUNGE")
+    worker.expunge(b"1")
     uidvalidity, modseq = mailbox_state(worker)  # the client's view: UIDs 2..10
     watching = connect()
 

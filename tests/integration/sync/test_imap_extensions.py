@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.integration.sync.conftest import Connect, Deliver
+from tests.integration.sync.conftest import Connect, Deliver, Fill
 
 
 def test_list_extended_selection_and_return_options(connect: Connect) -> None:
@@ -42,9 +42,8 @@ def test_list_status_and_status_size_follow_other_sessions(
     assert int(lines[1].split(b"SIZE ")[1].rstrip(b")")) > size
 
 
-def test_esearch_return_options(connect: Connect, deliver: Deliver) -> None:
-    for n in range(5):
-        deliver(n)
+def test_esearch_return_options(connect: Connect, fill: Fill) -> None:
+    fill(5)
     wire = connect()
     wire.ok(b"STORE 2,4 +FLAGS.SILENT (\\Seen)")
     assert wire.ok(b"SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN") == [
@@ -55,17 +54,15 @@ def test_esearch_return_options(connect: Connect, deliver: Deliver) -> None:
 
 
 def test_searchres_saves_what_rfc_5182_says_and_tracks_expunges(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(5):
-        deliver(n)
+    fill(5)
     wire, other = connect(), connect()
     assert wire.ok(b"SEARCH RETURN (SAVE MIN MAX) ALL") == [b'* ESEARCH (TAG "w3") MIN 1 MAX 5']
     assert wire.ok(b"FETCH $ (UID)") == [b"* 1 FETCH (UID 1)", b"* 5 FETCH (UID 5)"]
     assert wire.ok(b"SEARCH RETURN (SAVE COUNT) 2:4") == [b'* ESEARCH (TAG "w5") COUNT 3']
     assert wire.ok(b"UID SEARCH UID $") == [b"* SEARCH 2 3 4"]
-    other.ok(b"STORE 3 +FLAGS.SILENT (\\Deleted)")
-    other.ok(b"EXPUNGE")
+    other.expunge(b"3")
     assert wire.ok(b"NOOP") == [b"* 3 EXPUNGE"]
     assert wire.ok(b"UID FETCH $ (UID)") == [b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 4)"]
     failed = wire.command(b"SEARCH RETURN (SAVE) 1:9")  # only four messages now

@@ -15,7 +15,7 @@ from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.testing.clients import ImapWire
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE
-from tests.integration.sync.conftest import Connect, Deliver
+from tests.integration.sync.conftest import Connect, Deliver, Fill
 
 MESSAGE = b"Subject: quota\r\n\r\n" + b"x" * 200 + b"\r\n"  # 220 bytes once stored
 
@@ -81,12 +81,11 @@ def test_copy_over_quota_is_refused(connect: Connect, deliver: Deliver,
 
 
 def test_getquotaroot_reports_usage_and_limits(
-    connect: Connect, deliver: Deliver, set_quota: SetQuota,
+    connect: Connect, fill: Fill, set_quota: SetQuota,
 ) -> None:
     wire = connect(select=None)
     assert wire.ok(b"GETQUOTAROOT INBOX") == [b'* QUOTAROOT INBOX ""', b'* QUOTA "" ()']
-    for n in range(3):
-        deliver(n)
+    fill(3)
     set_quota(1024 * 1024, 10)
     assert wire.ok(b"GETQUOTAROOT INBOX")[1] == b'* QUOTA "" (STORAGE 1 1024 MESSAGE 3 10)'
     assert status(wire.command(b'SETQUOTA "" (STORAGE 1)')) == b"NO [NOPERM]"

@@ -18,7 +18,7 @@ from mailhost.testing.server import (
     replace_section,
 )
 from tests.integration.helpers import ALICE, ALICE_PASSWORD
-from tests.integration.sync.conftest import Connect, Deliver
+from tests.integration.sync.conftest import Connect, Deliver, Fill
 
 PUSH_WAIT = 5.0  # bounded wait for a push; IDLE normally delivers within milliseconds
 
@@ -28,10 +28,9 @@ def expunges(lines: list[bytes]) -> list[bytes]:
 
 
 def test_flag_change_reaches_the_other_session_at_its_next_command(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     one, two = connect(), connect()
     one.ok(b"STORE 2 +FLAGS.SILENT (\\Flagged)")
     assert b"* 2 FETCH (FLAGS (\\Flagged))" in two.ok(b"NOOP")
@@ -39,10 +38,9 @@ def test_flag_change_reaches_the_other_session_at_its_next_command(
 
 
 def test_expunge_is_held_back_during_fetch_store_and_search(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     one, two = connect(), connect()
     one.expunge(b"1")
     fetched = two.ok(b"FETCH 1:3 (FLAGS)")
@@ -56,9 +54,8 @@ def test_expunge_is_held_back_during_fetch_store_and_search(
     assert two.ok(b"FETCH 1:* (UID)") == [b"* 1 FETCH (UID 2)", b"* 2 FETCH (UID 3)"]
 
 
-def test_uid_commands_may_carry_the_expunge(connect: Connect, deliver: Deliver) -> None:
-    for n in range(3):
-        deliver(n)
+def test_uid_commands_may_carry_the_expunge(connect: Connect, fill: Fill) -> None:
+    fill(3)
     one, two = connect(), connect()
     one.expunge(b"2")
     assert b"* 2 EXPUNGE" in two.ok(b"UID FETCH 1:* (FLAGS)")
@@ -73,10 +70,9 @@ def test_append_elsewhere_shows_as_exists_and_recent(connect: Connect, deliver: 
 
 
 def test_fetching_a_body_expunged_elsewhere_answers_the_others_and_says_why(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(4):
-        deliver(n)
+    fill(4)
     one, two = connect(), connect()
     one.expunge(b"2")
     lines = two.command(b"FETCH 1:4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
@@ -88,10 +84,9 @@ def test_fetching_a_body_expunged_elsewhere_answers_the_others_and_says_why(
 
 
 def test_condstore_names_a_safe_sync_point_while_expunges_wait(
-    connect: Connect, deliver: Deliver,
+    connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     one, two = connect(), connect(enable=b"CONDSTORE")
     before = int(re.search(rb"MODSEQ (\d+)", two.ok(b"STATUS INBOX (HIGHESTMODSEQ)")[0])[1])
     one.expunge(b"1")
@@ -136,9 +131,8 @@ def test_sessions_on_different_listeners_share_one_view(
         secure.close()
 
 
-def test_idle_with_qresync_pushes_vanished(connect: Connect, deliver: Deliver) -> None:
-    for n in range(3):
-        deliver(n)
+def test_idle_with_qresync_pushes_vanished(connect: Connect, fill: Fill) -> None:
+    fill(3)
     watcher, other = connect(enable=b"QRESYNC"), connect()
     watcher.idle()
     other.expunge(b"1:2")
@@ -148,10 +142,9 @@ def test_idle_with_qresync_pushes_vanished(connect: Connect, deliver: Deliver) -
 
 
 def test_pop3_quit_reaches_an_idling_imap_session(
-    users: MailhostTestServer, connect: Connect, deliver: Deliver,
+    users: MailhostTestServer, connect: Connect, fill: Fill,
 ) -> None:
-    for n in range(2):
-        deliver(n)
+    fill(2)
     watcher = connect()
     watcher.idle()
     pop = poplib.POP3("127.0.0.1", users.port("pop3", "starttls"), timeout=10)

@@ -10,7 +10,7 @@ from pathlib import Path
 from mailhost.testing.clients import ImapWire, mbsync, offlineimap
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE, ALICE_PASSWORD
-from tests.integration.sync.conftest import Deliver
+from tests.integration.sync.conftest import Deliver, Fill
 
 
 def maildir(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -55,10 +55,9 @@ def server_view(server: MailhostTestServer, mailbox: str = "INBOX") -> dict[str,
 
 
 def test_mbsync_keeps_two_devices_and_the_server_in_step(
-    users: MailhostTestServer, deliver: Deliver, tmp_path: Path,
+    users: MailhostTestServer, deliver: Deliver, fill: Fill, tmp_path: Path,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     one, two = tmp_path / "A", tmp_path / "B"
 
     def sync(*devices: Path) -> None:
@@ -92,10 +91,9 @@ def test_mbsync_keeps_two_devices_and_the_server_in_step(
 
 
 def test_offlineimap_follows_the_server_and_back(
-    users: MailhostTestServer, deliver: Deliver, tmp_path: Path,
+    users: MailhostTestServer, deliver: Deliver, fill: Fill, tmp_path: Path,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     device = tmp_path / "C"
     offlineimap(users, device, ALICE, ALICE_PASSWORD)
     inbox = device / "mail/INBOX"
@@ -122,10 +120,9 @@ def test_offlineimap_follows_the_server_and_back(
 
 
 def test_imaplib_sessions_see_each_other_at_the_right_moments(
-    users: MailhostTestServer, deliver: Deliver,
+    users: MailhostTestServer, fill: Fill,
 ) -> None:
-    for n in range(3):
-        deliver(n)
+    fill(3)
     one, two = (imaplib.IMAP4("127.0.0.1", users.port("imap", "starttls"), timeout=10)
                 for _ in range(2))
     try:
