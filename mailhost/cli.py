@@ -87,8 +87,10 @@ def store_command(name: str) -> Callable[[StoreAction], StoreAction]:
 @command("serve")
 async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from mailhost.app import App
+    from mailhost.memory import return_large_blocks_to_the_system
     from mailhost.server import Server
 
+    return_large_blocks_to_the_system()
     app = await App.create(config)
     server = Server(app, getattr(args, "config", None))
     try:
