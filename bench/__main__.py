@@ -164,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.notes.extend(ctx.notes)
     print()
     print(table(results))
-    path = write(results, args.results)
+    path = write(results, args.results, latest=not args.profile)
     print(f"\nload average before {results.load['before']}, after {results.load['after']}")
-    print(f"results: {path} (and latest.json)")
+    print(f"results: {path}" + ("" if args.profile else " (and latest.json)"))
     return 0
 
 

@@ -98,7 +98,7 @@ def table(results: Results) -> str:
         lines.append(
             f"| {row.metric.label} | {row.metric.unit} | {_number(row.median('mailhost'))} "
             f"| {_number(row.median('dovecot'))} "
-            f"| {'-' if ratio is None else f'{ratio:.2f}x'} | {_target(row.metric)} "
+            f"| {'-' if ratio is None else f'{ratio:.3g}x'} | {_target(row.metric)} "
             f"| {row.verdict()} |")
     for workload, reason in results.pending.items():
         lines.append(f"| {workload} | | | | | | {reason} |")
@@ -130,11 +130,16 @@ def to_json(results: Results) -> dict[str, Any]:
     }
 
 
-def write(results: Results, directory: Path) -> Path:
-    """``<timestamp>.json`` plus ``latest.json``; returns the timestamped path."""
+def write(results: Results, directory: Path, latest: bool) -> Path:
+    """``<timestamp>.json``, and ``latest.json`` too if ``latest``; returns the first path.
+
+    A profiled run is slowed by the sampler, so it never becomes ``latest.json``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_json(results), indent=2, ensure_ascii=False) + "\n"
-    path = directory / f"{results.started.strftime('%Y%m%dT%H%M%S')}.json"
+    suffix = "" if latest else "-profiled"
+    path = directory / f"{results.started.strftime('%Y%m%dT%H%M%S')}{suffix}.json"
     path.write_text(text)
-    (directory / "latest.json").write_text(text)
+    if latest:
+        (directory / "latest.json").write_text(text)
     return path
