@@ -84,6 +84,7 @@ class Workload(ABC):
     description: str
     metrics: tuple[Metric, ...]
     fresh_server = False  # restart the server before each round (memory figures)
+    read_only = False  # a round changes nothing, so a profile may repeat it for more samples
 
     def users(self, ctx: Context) -> list[str]:
         """Local parts of the accounts this workload logs in as."""

@@ -60,7 +60,7 @@ class Profiler:
 
 def _ours(frame: str) -> bool:
     """A frame of mailhost's own code (not asyncio, threading, aiosqlite or the stdlib)."""
-    return "/mailhost/" in frame
+    return "(mailhost/" in frame
 
 
 def _short(frame: str) -> str:

@@ -55,6 +55,17 @@ class BenchServer(ABC):
         return sum(pss_of(pid) for pid in self.pids())
 
 
+def task_count(pids: Iterable[int]) -> int:
+    """Threads of all the given processes (a process counts as its main thread)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except FileNotFoundError:
+            continue
+    return total
+
+
 def address(local: str) -> str:
     return f"{local}@{DOMAIN}"
 

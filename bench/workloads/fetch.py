@@ -69,6 +69,7 @@ async def _search(server: BenchServer) -> dict[str, float]:
 
 
 class Fetch(Workload):
+    read_only = True
     name = "fetch"
     description = "IMAP FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE) on the corpus"
     metrics = (Metric("fetch.envelopes", "FETCH envelopes, whole folder", "s", False, TARGET),)
@@ -84,6 +85,7 @@ class Fetch(Workload):
 
 
 class Search(Workload):
+    read_only = True
     name = "search"
     description = "IMAP SEARCH FROM / TEXT / SINCE on the corpus"
     metrics = tuple(Metric(f"search.{name}", f"SEARCH {name.upper()}", "s", False, TARGET)

@@ -20,7 +20,7 @@ from bench.imap import ImapClient
 from bench.lmtp import LmtpClient
 from bench.messages import Message
 from bench.populate import login
-from bench.servers import BenchServer, address
+from bench.servers import BenchServer, address, task_count
 from bench.stats import median
 
 # Memory: mailhost should need at most a tenth of Dovecot's per connection (oriented: 10x).
@@ -76,6 +76,7 @@ async def _measure(server: BenchServer, ctx: Context) -> dict[str, float]:
     try:
         await asyncio.sleep(SETTLE_SECONDS)
         after = server.pss_kib()
+        tasks = task_count(server.pids())
         samples = min(ctx.sizes.push_samples, count)
         latencies = []
         for k in range(samples):
@@ -90,7 +91,8 @@ async def _measure(server: BenchServer, ctx: Context) -> dict[str, float]:
                 client.close()
     return {"idle.kib_per_conn": (after - before) / count,
             "idle.push_ms": median(latencies) * 1000,
-            "idle.pss_before_kib": float(before), "idle.pss_after_kib": float(after)}
+            "idle.pss_before_kib": float(before), "idle.pss_after_kib": float(after),
+            "idle.threads_after": float(tasks)}
 
 
 class Idle(Workload):

@@ -58,6 +58,7 @@ async def _grow(server: BenchServer, count: int, target: int) -> None:
 
 
 class Large(Workload):
+    read_only = True
     name = "large"
     description = "SELECT and FETCH 1:* FLAGS on a large folder"
     metrics = (

@@ -36,6 +36,7 @@ async def _download(port: int, expected: int) -> tuple[float, int]:
 
 
 class Pop3(Workload):
+    read_only = True
     name = "pop3"
     description = "POP3 download (STAT, UIDL, RETR all)"
     metrics = (
