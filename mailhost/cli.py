@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -109,6 +110,28 @@ async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     await server.run_until_stopped(on_ready=ready)
     return EXIT_OK
+
+
+@command("deliver")
+async def cmd_deliver(args: argparse.Namespace, config: Config) -> int:
+    """Local delivery agent: exit codes follow sysexits (see mailhost.delivery.lda)."""
+    from mailhost.app import App
+    from mailhost.delivery import lda
+
+    limit = config.smtp.max_message_size
+    try:
+        raw = lda.prepare(sys.stdin.buffer.read(limit + 1), limit)
+    except lda.UnusableInput as exc:
+        print(f"mailhost deliver: {exc}", file=sys.stderr)
+        return lda.EX_DATAERR
+    app = await App.create(config)
+    try:
+        reply = await lda.deliver_message(app, args.to, raw, args.sender)
+    finally:
+        await app.close()
+    if not reply.ok:
+        print(f"mailhost deliver: <{args.to}>: {reply}", file=sys.stderr)
+    return lda.exit_code(reply)
 
 
 @command("check-config")
@@ -242,6 +265,13 @@ def build_parser(plugin_commands: Sequence[CliCommand] = ()) -> argparse.Argumen
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("serve", parents=[common], help="run the server")
     sub.add_parser("check-config", parents=[common], help="validate a config file and exit")
+    p = sub.add_parser(
+        "deliver", parents=[common],
+        help="store one message from stdin (local delivery agent; exit codes follow sysexits)",
+    )
+    p.add_argument("--to", required=True, metavar="ADDRESS", help="local recipient address")
+    p.add_argument("--from", dest="sender", default="", metavar="ADDRESS",
+                   help="envelope sender for Return-Path (default: <>, as for bounces)")
     sub.add_parser("plugins", parents=[common], help="list loaded plugins and their hooks")
 
     def group(name: str, help_text: str) -> Any:
@@ -291,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if name == "serve" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # A failing local delivery agent must make the MTA retry, not bounce: EX_TEMPFAIL.
+    failure = os.EX_TEMPFAIL if name == "deliver" else EXIT_FAIL
     try:
         config = load_config(getattr(args, "config", None))
         logging.getLogger().setLevel(config.server.log_level.upper() if name == "serve"
@@ -298,11 +330,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_handlers[name](args, config))
     except ConfigError as exc:
         print(f"mailhost: config error: {exc}", file=sys.stderr)
-    except (CliError, StoreError, AddressError) as exc:
+    except (CliError, StoreError, AddressError, OSError) as exc:
         print(f"mailhost: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        return EXIT_FAIL
-    return EXIT_FAIL
+        return failure
+    except Exception as exc:
+        if name != "deliver":
+            raise
+        print(f"mailhost deliver: unexpected error, message left with the MTA: {exc!r}",
+              file=sys.stderr)
+    return failure
 
 
 if __name__ == "__main__":

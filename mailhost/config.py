@@ -34,6 +34,21 @@ class ConfigError(Exception):
         super().__init__(f"{source}: {key}: {problem}. Fix: {fix}")
 
 
+class InvalidValue(ValueError):
+    """Raised by a section's ``__post_init__`` for a value its type allows but its meaning does
+    not (a duration that does not parse, two keys that exclude each other).
+
+    ``key`` is relative to the section; the loader turns this into a :class:`ConfigError` that
+    names the file and the full key, so plugins get the same error messages as the core.
+    """
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{key}: {problem}. Fix: {fix}")
+
+
 def doc(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     """A dataclass field that carries the one-line explanation shown in the example config."""
     if isinstance(default, list | dict):
@@ -135,6 +150,9 @@ class RelaySection:
     tls: TlsMode = doc("How to secure the smarthost link: none, starttls or implicit.", "starttls")
     username: str = doc("Smarthost login; empty: no AUTH.", "")
     password_file: str = doc("File holding the smarthost password (kept out of this file).", "")
+    ca_file: str = doc(
+        "PEM file of CAs that may sign the smarthost's certificate (empty: the system store).", ""
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +175,10 @@ DEFAULT_LISTENERS: tuple[ListenerSection, ...] = (
     ListenerSection(protocol="imap", port=1993, tls="implicit"),
     ListenerSection(protocol="pop3", port=1110, tls="starttls"),
     ListenerSection(protocol="pop3", port=1995, tls="implicit"),
+    ListenerSection(protocol="smtp", port=2525, tls="starttls"),
+    ListenerSection(protocol="submission", port=1587, tls="starttls"),
+    ListenerSection(protocol="submission", port=1465, tls="implicit"),
+    ListenerSection(protocol="lmtp", port=2424, tls="none"),
 )
 
 
@@ -266,7 +288,14 @@ def build_section(source: str, prefix: str, cls: type, table: Any) -> Any:
                 source, f"{prefix}.{name}", "required key is missing",
                 f"add {name} = <{_type_name(hints[name])}>",
             )
-    return cls(**values)
+    try:
+        return cls(**values)
+    except InvalidValue as exc:
+        where = ".".join(part for part in (prefix, exc.key) if part)
+        raise ConfigError(source, where, exc.problem, exc.fix) from None
+    except ConfigError as exc:
+        # A section's own cross-field check (__post_init__) cannot know the file; add it.
+        raise ConfigError(source, exc.key, exc.problem, exc.fix) from None
 
 
 def _build_listener(source: str, index: int, table: Any) -> ListenerSection:
@@ -323,6 +352,9 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(src, "relay.password_file",
                           f"file {config.relay.password_file!r} does not exist",
                           "create it (mode 0600) or clear the key")
+    if config.relay.ca_file and not Path(config.relay.ca_file).is_file():
+        raise ConfigError(src, "relay.ca_file", f"file {config.relay.ca_file!r} does not exist",
+                          "point it at a PEM file of CA certificates, or clear the key")
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> Config:

@@ -197,6 +197,24 @@ class Connection(asyncio.Protocol):
         self.is_tls = True
         self._reading_paused = False
 
+    def hand_over(self, protocol: asyncio.Protocol) -> None:
+        """Give the transport to another asyncio protocol (aiosmtpd's SMTP server).
+
+        The core keeps what it owns (the listener, connection caps, implicit TLS, closing the
+        socket when the session ends); the new protocol gets the transport as if it had been
+        connected to it, plus any bytes the client sent before its greeting.
+        """
+        assert self.transport is not None and not self.closed
+        pending = self.buffer.take(len(self.buffer)) or b""
+        self.buffer.clear()
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if pending:
+            protocol.data_received(pending)
+
     def tls_info(self) -> str:
         """Protocol and cipher, for Received headers and logs."""
         if self.transport is None:

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mailhost.defaults",
     "mailhost.protocols.pop3.plugin",
     "mailhost.protocols.imap.plugin",
+    "mailhost.delivery.plugin",
 )
 
 

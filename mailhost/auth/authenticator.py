@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mailhost.auth.cache import AuthCache
 from mailhost.auth.passwords import (
@@ -27,9 +27,17 @@ from mailhost.store.addresses import AddressError, normalise_address, safe_for_l
 
 if TYPE_CHECKING:
     from mailhost.app import App
-    from mailhost.channel import Channel
 
 log = logging.getLogger("mailhost.auth")
+
+
+class TransportSecurity(Protocol):
+    """What the cleartext rule needs to know about a connection (a Channel, or SMTP's view)."""
+
+    @property
+    def is_secure(self) -> bool: ...
+    @property
+    def is_loopback(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class Authenticator:
         self.cache = AuthCache(ttl=cfg.cache_ttl)
         self.master_users = frozenset(u.lower() for u in cfg.master_users)
 
-    def cleartext_allowed(self, conn: Channel) -> bool:
+    def cleartext_allowed(self, conn: TransportSecurity) -> bool:
         """May a password be sent on this connection as it is now?"""
         return conn.is_secure or (self.settings.allow_cleartext_loopback and conn.is_loopback)
 

@@ -22,6 +22,10 @@ class TemporaryStoreError(StoreError):
     """The store could not commit now (disk full, locked); nothing was stored, retry later."""
 
 
+class StorageFull(TemporaryStoreError):
+    """The disk (or SQLite's page limit) is full; SMTP says 452 4.3.1 rather than a vague 451."""
+
+
 class MailboxNotFound(StoreError):
     pass
 

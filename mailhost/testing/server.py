@@ -8,10 +8,15 @@ own event loop in a thread and tests stay plain synchronous functions. Everythin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import imaplib
+import poplib
+import re
+import socket
 import ssl
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,9 +24,12 @@ from typing import Any, TypeVar
 from mailhost.app import App
 from mailhost.auth.passwords import hash_password
 from mailhost.config import Config, ListenerSection, parse_config
+from mailhost.delivery.lda import deliver_message
+from mailhost.delivery.replies import Reply
 from mailhost.server import Server
 from mailhost.store.interface import MessageMeta
 from mailhost.store.sqlite.mailstore import SqliteMailStore
+from mailhost.testing.transcript import parse_transcript
 
 T = TypeVar("T")
 
@@ -33,7 +41,26 @@ TEST_LISTENERS: tuple[tuple[str, str], ...] = (
     ("pop3", "implicit"),
     ("imap", "starttls"),
     ("imap", "implicit"),
+    ("smtp", "starttls"),
+    ("submission", "starttls"),
+    ("submission", "implicit"),
+    ("lmtp", "none"),
 )
+
+
+async def cap_at_current_size(mail: SqliteMailStore) -> int:
+    """Make an account database refuse to grow (SQLITE_FULL, like a full disk).
+
+    Uses ``PRAGMA max_page_count``, which lasts as long as the connection; returns the old
+    limit so the caller can give the space back.
+    """
+    cursor = await mail.db.execute("PRAGMA max_page_count")
+    old = await cursor.fetchone()
+    cursor = await mail.db.execute("PRAGMA page_count")
+    now = await cursor.fetchone()
+    assert old is not None and now is not None
+    await mail.db.execute(f"PRAGMA max_page_count = {int(now[0])}")
+    return int(old[0])
 
 
 class ThrowawayCA:
@@ -148,6 +175,10 @@ class MailhostTestServer:
         assert self.app is not None
         self.run(self.app.store.directory.add_user(address, hash_password(password)))
 
+    def add_alias(self, alias: str, target: str) -> None:
+        assert self.app is not None
+        self.run(self.app.store.directory.add_alias(alias, target))
+
     def with_mail(
         self, address: str, action: Callable[[SqliteMailStore], Coroutine[Any, Any, T]]
     ) -> T:
@@ -170,6 +201,44 @@ class MailhostTestServer:
             return (await mail.append(mailbox, raw, list(flags)))[1]
         return self.with_mail(address, go)
 
+    @contextlib.contextmanager
+    def full_disk(self, address: str) -> Iterator[None]:
+        """Within the block, storing anything for ``address`` fails as on a full disk."""
+        assert self.app is not None
+        app = self.app
+        held: Future[asyncio.Event] = Future()
+
+        async def hold() -> None:
+            async with app.store.account(address) as mail:  # shared with every session
+                old = await cap_at_current_size(mail)
+                release = asyncio.Event()
+                held.set_result(release)
+                await release.wait()
+                await mail.db.execute(f"PRAGMA max_page_count = {old}")
+
+        task = asyncio.run_coroutine_threadsafe(hold(), self.loop)
+        release = held.result(timeout=10)
+        try:
+            yield
+        finally:
+            self.loop.call_soon_threadsafe(release.set)
+            task.result(timeout=10)
+
+    def deliver(self, to: str, raw: bytes, sender: str = "") -> Reply:
+        """Deliver through the real pipeline (hooks, trace headers), as ``mailhost deliver``."""
+        assert self.app is not None
+        return self.run(deliver_message(self.app, to, raw, sender))
+
+    def raw_messages(self, address: str, mailbox: str = "INBOX") -> list[bytes]:
+        """The stored bytes of every message in ``mailbox``, in UID order."""
+        async def go(mail: SqliteMailStore) -> list[bytes]:
+            info = await mail.get_mailbox(mailbox)
+            if info is None:
+                return []
+            uids = [m.uid for m in await mail.messages(info.id)]
+            return [raw async for _uid, raw in mail.iter_raw(info.id, uids)]
+        return self.with_mail(address, go)
+
     def mailbox_uids(self, address: str, mailbox: str = "INBOX") -> list[int]:
         async def go(mail: SqliteMailStore) -> list[int]:
             info = await mail.get_mailbox(mailbox)
@@ -181,6 +250,49 @@ class MailhostTestServer:
             info = await mail.get_mailbox(mailbox)
             return {} if info is None else {m.uid: m.flags for m in await mail.messages(info.id)}
         return self.with_mail(address, go)
+
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def pop3(self, user: str, password: str) -> poplib.POP3_SSL:
+        """A poplib client logged in over implicit TLS (the test CA is trusted)."""
+        client = poplib.POP3_SSL(self.host, self.port("pop3", "implicit"),
+                                 context=self.client_ssl_context(), timeout=30)
+        client.user(user)
+        client.pass_(password)
+        return client
+
+    def imap(self, user: str, password: str) -> imaplib.IMAP4_SSL:
+        """An imaplib client logged in over implicit TLS (the test CA is trusted)."""
+        client = imaplib.IMAP4_SSL(self.host, self.port("imap", "implicit"),
+                                   ssl_context=self.client_ssl_context(), timeout=30)
+        client.login(user, password)
+        return client
+
+    def transcript(self, protocol: str, script: str, timeout: float = 30.0) -> list[str]:
+        """Play an RFC-style ``C:``/``S:`` transcript over a real TLS connection.
+
+        Each ``S:`` line is a regular expression for one whole server line (the greeting is
+        the first); ``C:`` lines are sent as they come. Returns the server lines read.
+        """
+        steps = parse_transcript(script)
+        raw = socket.create_connection((self.host, self.port(protocol, "implicit")), timeout)
+        seen: list[str] = []
+        with self.client_ssl_context().wrap_socket(raw, server_hostname="localhost") as sock:
+            reader = sock.makefile("rb")
+            for number, (who, text) in enumerate(steps, start=1):
+                if who == "C":
+                    sock.sendall(text.encode("utf-8") + b"\r\n")
+                    continue
+                try:
+                    line = reader.readline().decode("utf-8", "replace").rstrip("\r\n")
+                except TimeoutError:
+                    raise AssertionError(f"step {number}: no reply, expected {text!r}") from None
+                seen.append(line)
+                if not re.fullmatch(text, line):
+                    raise AssertionError(f"step {number}: server said {line!r}, expected {text!r}")
+            reader.close()
+        return seen
 
 
 def replace_section(config: Config, section: str, **values: Any) -> Config:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from mailhost.connection import ConnectionClosed
 from mailhost.linebuffer import LineBuffer, LineTooLong
@@ -81,12 +81,15 @@ class MemoryChannel:
         self.closed = True
 
 
+Action = Callable[[], Awaitable[None]]
+
+
 def parse_transcript(script: str) -> list[tuple[str, str]]:
-    """``C: line`` / ``S: line`` pairs from an RFC-style transcript (other lines ignored)."""
+    """``C:``, ``S:`` and ``A:`` steps from an RFC-style transcript (other lines ignored)."""
     steps = []
     for raw in script.strip("\n").splitlines():
         line = raw.strip()
-        if line.startswith(("C: ", "S: ")) or line in ("C:", "S:"):
+        if line.startswith(("C: ", "S: ", "A: ")) or line in ("C:", "S:"):
             steps.append((line[0], line[3:]))
     return steps
 
@@ -94,6 +97,7 @@ def parse_transcript(script: str) -> list[tuple[str, str]]:
 async def run_transcript(
     script: str, session_factory: Callable[[MemoryChannel], Awaitable[None]],
     channel: MemoryChannel | None = None, timeout: float = 10.0,
+    actions: Mapping[str, Action] | None = None,
 ) -> list[str]:
     """Play a transcript against a session: each ``C:`` line is sent only after every ``S:``
     line before it has arrived, as a real client would.
@@ -102,6 +106,10 @@ async def run_transcript(
     transcripts can say ``S: \\+OK .*`` where the RFC's wording is not normative. After the
     script the client hangs up; any further server output is a failure. Returns the server
     lines; raises AssertionError naming the first mismatch.
+
+    ``A: name`` runs ``actions[name]()`` at that point, once the server has said everything
+    before it: how a transcript shows another client changing the mailbox between commands
+    (RFC 3501's NOOP example).
     """
     channel = channel or MemoryChannel()
     session = asyncio.ensure_future(session_factory(channel))
@@ -123,6 +131,9 @@ async def run_transcript(
         for number, (who, text) in enumerate(parse_transcript(script), start=1):
             if who == "C":
                 channel.feed(text.encode("utf-8") + b"\r\n")
+                continue
+            if who == "A":
+                await (actions or {})[text]()
                 continue
             line = await next_server_line()
             if not re.fullmatch(text, line):

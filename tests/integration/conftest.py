@@ -1,13 +1,23 @@
-"""Fixtures for integration tests: a running server with two users."""
+"""Fixtures for integration tests: a running server with two users, and clients."""
 
 from __future__ import annotations
 
+import contextlib
+import imaplib
 from collections.abc import Iterator
 
 import pytest
 
-from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, RawClient
+from mailhost.testing.server import MailhostTestServer, ThrowawayCA, make_config
+from tests.integration.helpers import (
+    ALICE,
+    ALICE_PASSWORD,
+    BOB,
+    BOB_PASSWORD,
+    RawClient,
+    RawImap,
+    imap_client,
+)
 
 
 @pytest.fixture
@@ -23,3 +33,32 @@ def raw_pop3(users: MailhostTestServer) -> Iterator[RawClient]:
     assert client.line().startswith(b"+OK")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def module_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailhostTestServer]:
+    """One server for a whole module, for tests that only read what the module set up."""
+    directory = tmp_path_factory.mktemp("server")
+    ca = ThrowawayCA(directory / "tls")
+    with MailhostTestServer(make_config(directory / "data", ca), ca) as server:
+        server.add_user(ALICE, ALICE_PASSWORD)
+        server.add_user(BOB, BOB_PASSWORD)
+        yield server
+
+
+@pytest.fixture
+def raw_imap(users: MailhostTestServer) -> Iterator[RawImap]:
+    """A raw IMAP connection (plaintext on loopback, not logged in)."""
+    client = RawImap(users.port("imap", "starttls"))
+    assert client.greeting.startswith(b"* OK")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def alice(users: MailhostTestServer) -> Iterator[imaplib.IMAP4]:
+    """imaplib over implicit TLS, logged in as alice."""
+    client = imap_client(users)
+    yield client
+    with contextlib.suppress(imaplib.IMAP4.error, OSError):
+        client.logout()

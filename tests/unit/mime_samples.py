@@ -80,3 +80,41 @@ Content-Type: text/richtext
 epilogue
 """
 )
+
+
+# -- message bombs, shared by the MIME unit tests and the IMAP robustness tests ----------
+
+MB5 = 5 * 1024 * 1024
+
+
+def many_parts(n: int = 10_000) -> bytes:
+    """A multipart/mixed message with ``n`` text parts ("part 0" ... )."""
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
+    head = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    return head + parts + b"--b--\r\n"
+
+
+def nested_multipart(levels: int = 200) -> bytes:
+    """Multiparts inside multiparts ``levels`` deep, "innermost" at the bottom."""
+    head = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+        for i in range(levels)
+    )
+    tail = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(levels + 1)))
+    return (
+        b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+        + head
+        + b"--b%d\r\n\r\ninnermost\r\n" % levels
+        + tail
+    )
+
+
+def many_header_lines(n: int = 50_000) -> bytes:
+    """``n`` header fields before From and Subject ("found")."""
+    raw = b"".join(b"X-H%d: value %d\r\n" % (i, i) for i in range(n))
+    return raw + b"From: a@b.c\r\nSubject: found\r\n\r\nbody\r\n"
+
+
+def huge_subject(size: int = MB5) -> bytes:
+    """A Subject header line of ``size`` octets of "a"."""
+    return b"Subject: " + b"a" * size + b"\r\nFrom: x@y.z\r\n\r\nbody\r\n"

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mailhost.config import (
+    DEFAULT_LISTENERS,
     SECTIONS,
     ConfigError,
+    InvalidValue,
     ListenerSection,
     PluginsSection,
+    build_section,
+    doc,
     load_config,
     parse_config,
     section_fields,
@@ -92,6 +97,24 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     assert "file not found" in info.value.problem
 
 
+@dataclass(frozen=True)
+class _Range:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError("", "plugins.range.low", "low is above high", "swap them")
+
+
+def test_a_sections_own_check_is_reported_with_the_file() -> None:
+    assert build_section("mailhost.toml", "plugins.range", _Range, {"low": 3}) == _Range(3)
+    with pytest.raises(ConfigError) as info:
+        build_section("mailhost.toml", "plugins.range", _Range, {"low": 11})
+    assert str(info.value) == ("mailhost.toml: plugins.range.low: low is above high. "
+                               "Fix: swap them")
+
+
 def test_rfc_minimum_timeouts(tmp_path: Path) -> None:
     exc = error_for(tmp_path, "[pop3]\nidle_timeout = 60\n")
     assert exc.key == "pop3.idle_timeout" and "600" in exc.fix
@@ -146,3 +169,52 @@ def test_example_parses_with_the_core_loader(tmp_path: Path) -> None:
     data.pop("tls", None)
     config = parse_config(data, str(EXAMPLE))
     assert config.listeners
+
+
+@dataclass(frozen=True)
+class _Window:
+    low: int = doc("Lower bound.", 0)
+    high: int = doc("Upper bound.", 10)
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise InvalidValue("low", f"{self.low} is above high ({self.high})",
+                               "make low at most high")
+
+
+@dataclass(frozen=True)
+class _Windows:
+    windows: list[_Window] = doc("Some windows.", [])
+
+
+def test_post_init_checks_become_config_errors_naming_the_nested_key() -> None:
+    ok = build_section("f.toml", "plugins.demo", _Windows, {"windows": [{"low": 1}]})
+    assert ok == _Windows([_Window(1, 10)])
+    with pytest.raises(ConfigError) as info:
+        build_section("f.toml", "plugins.demo", _Windows,
+                      {"windows": [{"low": 1}, {"low": 5, "high": 2}]})
+    exc = info.value
+    assert (exc.source, exc.key) == ("f.toml", "plugins.demo.windows[1].low")
+    assert "5 is above high (2)" in exc.problem and exc.fix == "make low at most high"
+
+
+def test_example_listeners_are_the_defaults() -> None:
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert tuple(ListenerSection(**table) for table in data["listener"]) == DEFAULT_LISTENERS
+    assert {listener.protocol for listener in DEFAULT_LISTENERS} >= {
+        "pop3", "smtp", "submission", "lmtp"}
+
+
+def test_relay_ca_file_must_exist(tmp_path: Path) -> None:
+    exc = error_for(tmp_path, f"[relay]\nca_file = '{tmp_path}/none.pem'\n")
+    assert exc.key == "relay.ca_file" and "does not exist" in exc.problem
+
+
+def test_the_deploy_config_is_valid(tmp_path: Path) -> None:
+    data = tomllib.loads((ROOT / "deploy" / "mailhost.toml").read_text())
+    data.pop("tls")  # Let's Encrypt paths of a real host
+    data["relay"].pop("password_file")  # a secret of the real host
+    data["storage"]["data_dir"] = str(tmp_path)
+    config = parse_config(data, "deploy/mailhost.toml")
+    assert config.server.user == "mailhost"
+    assert {listener.port for listener in config.listeners} == {25, 110, 143, 465, 587, 993, 995}

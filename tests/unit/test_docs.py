@@ -49,3 +49,34 @@ def test_tutorial_code_is_the_tested_example_code() -> None:
     assert len(blocks) >= 3
     for path, code in blocks:
         assert code.strip() in (ROOT / path).read_text(), f"tutorial block drifted from {path}"
+
+
+def toml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", path.read_text(), re.S)
+
+
+DOCUMENTS_WITH_CONFIG = [ROOT / "README.md", *sorted(ROOT.glob("plugins/*/README.md")),
+                         ROOT / "docs" / "writing-plugins.md"]
+
+
+@pytest.mark.parametrize("path", DOCUMENTS_WITH_CONFIG, ids=lambda p: str(p.relative_to(ROOT)))
+def test_config_snippets_in_the_docs_are_valid(path: Path, tmp_path: Path) -> None:
+    """Every ```toml block a user might copy loads, with its plugins' settings validated."""
+    import tomllib
+
+    from mailhost.config import parse_config
+    from mailhost.plugins import PluginHost, available_plugins
+
+    installed = set(available_plugins())
+    for block in toml_blocks(path):
+        data = tomllib.loads(block)
+        if "project" in data:
+            continue  # a packaging example (pyproject.toml), not server configuration
+        plugins = data.setdefault("plugins", {})
+        named = {k for k, v in plugins.items() if isinstance(v, dict)}
+        plugins["enabled"] = sorted((set(plugins.get("enabled", [])) | named) & installed)
+        for name in named - installed:
+            del plugins[name]  # a tutorial plugin that is not installed here
+        data.pop("tls", None)  # certificate paths of a real host
+        data.setdefault("storage", {})["data_dir"] = str(tmp_path)
+        PluginHost(parse_config(data, str(path)))

@@ -15,8 +15,13 @@ from mailhost.mime import (
 from mailhost.mime.search import MAX_HEADER_INPUT
 from mailhost.mime.structure import Part
 from tests.unit.imap_grammar import Lst, validate_body, validate_envelope
-
-MB5 = 5 * 1024 * 1024
+from tests.unit.mime_samples import (
+    MB5,
+    huge_subject,
+    many_header_lines,
+    many_parts,
+    nested_multipart,
+)
 
 
 def check(raw: bytes) -> None:
@@ -37,8 +42,7 @@ def depth(p: Part) -> int:
 
 def test_ten_thousand_parts() -> None:
     n = 10_000
-    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
-    raw = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    raw = many_parts(n)
     a = analyse_strict(raw)
     assert len(a.tree.children) == n
     assert extract_section(raw, a.tree, (n,), None) == b"part %d" % (n - 1)
@@ -49,18 +53,7 @@ def test_ten_thousand_parts() -> None:
 
 
 def test_multipart_nested_200_deep() -> None:
-    levels = 200
-    head = b"".join(
-        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
-        for i in range(levels)
-    )
-    tail = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(levels + 1)))
-    raw = (
-        b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
-        + head
-        + b"--b%d\r\n\r\ninnermost\r\n" % levels
-        + tail
-    )
+    raw = nested_multipart(200)
     a = analyse_strict(raw)
     # Descent stops at the cap; the part there is an opaque leaf (text/plain).
     assert depth(a.tree) == MAX_DEPTH
@@ -89,8 +82,7 @@ def test_unclosed_nesting_200_deep() -> None:
 
 
 def test_fifty_thousand_header_lines() -> None:
-    raw = b"".join(b"X-H%d: value %d\r\n" % (i, i) for i in range(50_000))
-    raw += b"From: a@b.c\r\nSubject: found\r\n\r\nbody\r\n"
+    raw = many_header_lines(50_000)
     a = analyse_strict(raw)
     assert a.fields.subject == "found"
     assert a.header_end == len(raw) - 6
@@ -107,7 +99,7 @@ def test_folded_header_with_fifty_thousand_lines() -> None:
 
 
 def test_five_megabyte_subject() -> None:
-    raw = b"Subject: " + b"a" * MB5 + b"\r\nFrom: x@y.z\r\n\r\nbody\r\n"
+    raw = huge_subject(MB5)
     a = analyse_strict(raw)
     assert a.fields.subject == "a" * MAX_HEADER_INPUT
     check(raw)

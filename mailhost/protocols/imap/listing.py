@@ -47,5 +47,20 @@ def has_children(name: str, all_names: Iterable[str]) -> bool:
     return any(other.startswith(prefix) for other in all_names)
 
 
+def hierarchy_gaps(names: Iterable[str], pattern: str) -> list[str]:
+    """Levels above ``names`` that are not in ``names`` but match where those names do not.
+
+    RFC 3501 §6.3.8/§6.3.9: when "%" stops above a mailbox (or a subscription), the level
+    it stops at is returned, marked \\Noselect, if it is not itself a mailbox (subscribed).
+    """
+    present = set(names)
+    gaps = {
+        parent
+        for name in present if not matches(name, pattern)
+        for parent in parents_of(name) if parent not in present and matches(parent, pattern)
+    }
+    return sorted(gaps)
+
+
 def special_use_attributes(special_use: str | None) -> list[str]:
     return special_use.split() if special_use else []

@@ -41,7 +41,8 @@ class SelectedMailbox:
         cls, mail: SqliteMailStore, info: MailboxInfo, read_only: bool
     ) -> SelectedMailbox:
         messages = await mail.messages(info.id)
-        first_recent = info.uidnext if read_only else await mail.claim_recent(info.id)
+        seen_up_to = max(info.uidnext, messages[-1].uid + 1) if messages else info.uidnext
+        first_recent = await mail.claim_recent(info.id, claim=not read_only, upto=seen_up_to)
         box = cls(info=info, read_only=read_only, known_modseq=info.highestmodseq)
         for meta in messages:
             box.uids.append(meta.uid)
@@ -120,8 +121,8 @@ class SelectedMailbox:
             if allow_expunge:
                 out.extend(self._report_expunges(qresync))
             if new:
-                first_recent = (info.uidnext if self.read_only
-                                else await mail.claim_recent(self.info.id))
+                first_recent = await mail.claim_recent(self.info.id, claim=not self.read_only,
+                                                       upto=new[-1].uid + 1)
                 for meta in new:
                     self.uids.append(meta.uid)
                     self.meta[meta.uid] = meta
@@ -155,7 +156,7 @@ class SelectedMailbox:
         out: list[bytes] = []
         if qresync:
             out.append(b"* VANISHED " + format_uid_set(gone) + b"\r\n")
-        for uid in reversed(gone):  # highest first, so earlier numbers stay valid
+        for uid in gone:  # each number as it is after the removals before it (RFC 3501 §6.4.3)
             seq = self.seq_of(uid)
             if seq is None:
                 continue

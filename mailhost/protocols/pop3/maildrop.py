@@ -52,16 +52,20 @@ def entries_for(
     """Number the given folders' messages into one view, skipping hidden ones.
 
     Folders are merged in the order given and by arrival within each, so message numbers are
-    stable for the whole session as RFC 1939 requires.
+    stable for the whole session as RFC 1939 requires. A migrated X-UIDL is used once only: a
+    message copied into two merged folders carries it twice, and a client that sees one UIDL
+    twice skips or deletes the wrong message.
     """
     entries: list[MaildropEntry] = []
+    used: set[str] = set()
     for mailbox, messages in mailboxes:
         for meta in messages:
             if HIDDEN_KEYWORD in meta.flags:
                 continue
-            uidl = (x_uidls or {}).get((mailbox.id, meta.uid)) or uidl_for(
-                mailbox.uidvalidity, meta.uid
-            )
+            uidl = (x_uidls or {}).get((mailbox.id, meta.uid))
+            if uidl is None or uidl in used:
+                uidl = uidl_for(mailbox.uidvalidity, meta.uid)
+            used.add(uidl)
             entries.append(MaildropEntry(
                 number=len(entries) + 1, mailbox=mailbox.name, mailbox_id=mailbox.id,
                 uidvalidity=mailbox.uidvalidity, uid=meta.uid, size=meta.size, uidl=uidl,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +35,7 @@ from mailhost.store.interface import (
     MessageMeta,
     MessageParts,
     OverQuota,
+    StorageFull,
     StoreError,
     TemporaryStoreError,
 )
@@ -76,6 +78,39 @@ def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
     return analysis, searchable_text(raw, analysis.tree).casefold()
 
 
+# SQLite result codes that mean "not now" rather than "never": the disk (or max_page_count) is
+# full, the file is locked by another process beyond busy_timeout, or the OS reported I/O errors.
+_TEMPORARY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR}
+
+
+def temporary_error(exc: BaseException) -> TemporaryStoreError | None:
+    """The retry-later error for a failed SQLite statement, or None if it is not one.
+
+    SQLITE_FULL can come from any INSERT, not only from COMMIT, and a mail server must answer
+    it with a 4xx, never a 5xx or a crash.
+    """
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF  # extended codes (SQLITE_IOERR_WRITE ...) keep the primary low byte
+    if primary == sqlite3.SQLITE_FULL:
+        return StorageFull(f"storage full: {exc}")
+    if primary in _TEMPORARY_CODES:
+        return TemporaryStoreError(f"temporary store failure: {exc}")
+    return None
+
+
+def _wall_clock(moment: datetime) -> float:
+    """The Date: header's time as written, its zone dropped, as epoch seconds.
+
+    SENTBEFORE/SENTON/SENTSINCE compare the date as written, "disregarding time and
+    timezone" (RFC 3501 §6.4.4); the UTC instant would move 23:30 -0800 to the next day.
+    """
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
 def _internaldate(ts: float, tz_minutes: int) -> datetime:
     return datetime.fromtimestamp(ts, timezone(timedelta(minutes=tz_minutes)))
 
@@ -109,7 +144,13 @@ class SqliteMailStore:
         return await cursor.fetchone()
 
     async def _begin(self) -> None:
-        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            mapped = temporary_error(exc)
+            if mapped is not None:
+                raise mapped from exc
+            raise
 
     async def _commit(self) -> None:
         """COMMIT, mapping a failure (disk full, I/O error) to a temporary store error."""
@@ -117,7 +158,8 @@ class SqliteMailStore:
             await self.db.execute("COMMIT")
         except Exception as exc:
             await self._rollback()
-            raise TemporaryStoreError(f"could not commit: {exc}") from exc
+            mapped = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
+            raise mapped from exc
         self._announce_change()
 
     def _emit(self, kind: EventKind, mailbox: str, uids: Sequence[int] = (),
@@ -149,6 +191,13 @@ class SqliteMailStore:
         except TimeoutError:
             return False
         return True
+
+    async def _abort(self, exc: BaseException) -> None:
+        """Roll back after a failed statement; raise the retry-later error if it is one."""
+        await self._rollback()
+        mapped = temporary_error(exc)
+        if mapped is not None:
+            raise mapped from exc
 
     async def _rollback(self) -> None:
         try:
@@ -258,11 +307,17 @@ class SqliteMailStore:
         self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
-        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501)."""
+        """Rename a mailbox and its children; renaming INBOX moves its messages (RFC 3501).
+
+        A name that is only a level above other mailboxes (IMAP's \\Noselect) can be renamed
+        too: its children move.
+        """
         old = validate_mailbox_name(old)
         new = validate_mailbox_name(new)
         async with self.lock:
-            source = await self._row("SELECT id FROM mailbox WHERE name = ?", (old,))
+            source = await self._row(
+                "SELECT id FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ? "
+                "ORDER BY name = ? DESC LIMIT 1", (old, len(old) + 1, old + "/", old))
             if source is None:
                 raise MailboxNotFound(f"no mailbox {old!r}")
             if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (new,)):
@@ -372,7 +427,7 @@ class SqliteMailStore:
                      analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
                      fields.bcc, fields.subject, fields.message_id or "",
                      x_uidl_of(raw[:analysis.header_end]),
-                     fields.sent_date.timestamp() if fields.sent_date else None),
+                     _wall_clock(fields.sent_date) if fields.sent_date else None),
                 )
                 body_id = cursor.lastrowid
                 await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
@@ -389,8 +444,8 @@ class SqliteMailStore:
                     "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
                     (uid + 1, modseq, mailbox_id),
                 )
-            except BaseException:
-                await self._rollback()
+            except BaseException as exc:
+                await self._abort(exc)
                 raise
             await self._commit()
         info = await self.mailbox_by_id(mailbox_id)
@@ -596,8 +651,8 @@ class SqliteMailStore:
                         "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
                         (next_uid, modseq, dest_id),
                     )
-            except BaseException:
-                await self._rollback()
+            except BaseException as exc:
+                await self._abort(exc)
                 raise
             await self._commit()
         info = await self.mailbox_by_id(dest_id)
@@ -606,20 +661,26 @@ class SqliteMailStore:
             self._emit("message_stored", info.name, [new for _old, new in mapping])
         return info, mapping
 
-    async def claim_recent(self, mailbox_id: int) -> int:
+    async def claim_recent(
+        self, mailbox_id: int, claim: bool = True, upto: int | None = None
+    ) -> int:
         """Return the first UID that is \\Recent for this session, and claim them (RFC 3501).
 
         The first session to select a mailbox after new mail arrives sees those messages as
-        recent; the watermark then moves so no later session does.
+        recent; the watermark then moves so no later session does. ``upto`` is one past the
+        last UID the session has read, so mail that arrived after that read is left for the
+        session that will hear of it first. ``claim=False`` only looks: EXAMINE must not take
+        \\Recent away from the next session.
         """
         async with self.lock:
             row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
                                   (mailbox_id,))
             if row is None:
                 raise MailboxNotFound("mailbox vanished")
-            if row[0] < row[1]:
+            target = row[1] if upto is None else min(upto, row[1])
+            if claim and row[0] < target:
                 await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                                      (row[1], mailbox_id))
+                                      (target, mailbox_id))
             return int(row[0])
 
     async def search(

@@ -109,7 +109,7 @@ class _Compiler:
         if key.field is sk.DateField.INTERNAL:
             column = "date(g.internaldate + g.internaldate_tz * 60, 'unixepoch')"
         else:
-            column = "date(b.sent_date, 'unixepoch')"
+            column = "date(b.sent_date, 'unixepoch')"  # stored as written, zone dropped
         operator = {sk.DateRelation.BEFORE: "<", sk.DateRelation.ON: "=",
                     sk.DateRelation.SINCE: ">="}[key.relation]
         self.params.append(key.date.isoformat())

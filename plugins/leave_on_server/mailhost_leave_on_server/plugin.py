@@ -85,12 +85,28 @@ async def mailhost_pop3_on_retrieve(
     assert session.username is not None
     policy = await policy_for(app, session.username)
     action = policy.retrieve_action()
-    if action.kind == "move" and session.mail is not None and \
-            await session.mail.get_mailbox(action.folder) is None:
-        await session.mail.create_mailbox(action.folder, subscribed=True)
+    if action.kind == "move" and session.mail is not None:
+        action = await _resolve_target(session, action, policy)
     if policy.records_downloads():
         await state_of(app).record_downloads(session.username,
                                              [(entry.uidvalidity, entry.uid)])
+    return action
+
+
+SPECIAL_USE_OF = {"archive": "\\Archive", "trash": "\\Trash"}
+
+
+async def _resolve_target(session: Pop3Session, action: Pop3Action, policy: Policy) -> Pop3Action:
+    """Move to the account's folder with the matching SPECIAL-USE attribute when there is one
+    (folder policy may call Trash "Papierkorb"), else to the configured name, created here."""
+    mail = session.mail
+    assert mail is not None
+    wanted = SPECIAL_USE_OF[policy.on_retrieve]
+    for box in await mail.list_mailboxes():
+        if box.special_use and wanted in box.special_use.split():
+            return Pop3Action("move", box.name)
+    if await mail.get_mailbox(action.folder) is None:
+        await mail.create_mailbox(action.folder, wanted, subscribed=True)
     return action
 
 

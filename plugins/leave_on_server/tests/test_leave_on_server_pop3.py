@@ -63,7 +63,9 @@ def imap_view(server: MailhostTestServer) -> dict[str, list[str]]:
         flags: list[str] = []
         if count:
             _, items = client.fetch("1:*", "(FLAGS)")
-            flags = [item.decode().split("FLAGS (")[1].split(")")[0]
+            # \Recent is IMAP session state (EXAMINE shows it too), not what POP3 did.
+            flags = [" ".join(flag for flag in item.decode().split("FLAGS (")[1].split(")")[0]
+                              .split() if flag != "\\Recent")
                      for item in items if isinstance(item, bytes)]
         view[name] = flags
     client.logout()
@@ -215,3 +217,15 @@ def test_fetchmail_download_archives_on_the_server(mailhost_server_factory: Serv
     assert code == 0 and len(files) == 3
     view = imap_view(server)
     assert view["INBOX"] == [] and len(view["Archive"]) == 3
+
+
+def test_archive_follows_the_special_use_folder(mailhost_server_factory: ServerFactory) -> None:
+    server = start(mailhost_server_factory, on_retrieve="archive")
+
+    async def localised(mail: Any) -> None:
+        await mail.create_mailbox("Archiv", "\\Archive")
+
+    server.with_mail(USER, localised)
+    download_all(server)
+    view = imap_view(server)
+    assert len(view["Archiv"]) == 3 and "Archive" not in view

@@ -7,6 +7,7 @@ from mailhost.protocols.imap import commands as cmd
 from mailhost.protocols.imap.listing import (
     canonical_pattern,
     has_children,
+    hierarchy_gaps,
     matches,
     parents_of,
     special_use_attributes,
@@ -111,9 +112,8 @@ async def delete(session: ImapSession, command: cmd.Delete) -> None:
     if name not in names:
         session.no(command, "no such mailbox", b"NONEXISTENT")
         return
-    if has_children(name, names):
-        session.no(command, "mailbox has children; delete them first", b"INUSE")
-        return
+    # With inferiors it goes too, mail and all; they stay, and LIST shows the name as a
+    # \Noselect level above them (RFC 3501 §6.3.4).
     refusal = await session.app.plugins.decide(
         "mailhost_mailbox_delete_check", app=session.app, username=session.username,
         mailbox=name,
@@ -171,9 +171,17 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
     recursive = cmd.ListSelect.RECURSIVEMATCH in command.selection
     show_subscribed = select_subscribed or cmd.ListReturn.SUBSCRIBED in command.return_options
     patterns = [canonical_pattern(command.reference, p) for p in command.patterns]
-    for box in boxes:
-        if not any(matches(box.name, pattern) for pattern in patterns):
+    entries: dict[str, MailboxInfo | None] = {}
+    if not (select_subscribed or select_special):
+        for pattern in patterns:
+            entries.update(dict.fromkeys(hierarchy_gaps(names, pattern)))
+    entries.update((box.name, box) for box in boxes
+                   if any(matches(box.name, pattern) for pattern in patterns))
+    for name, found in sorted(entries.items()):
+        if found is None:
+            session.untagged(b'LIST (\\Noselect \\HasChildren) "/" ' + mailbox_name(name))
             continue
+        box = found
         child_info = b""
         if select_subscribed and not box.subscribed:
             subscribed_child = any(other.subscribed and other.name.startswith(box.name + "/")
@@ -197,9 +205,12 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
 async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
     mail = session.require_mail()
     pattern = canonical_pattern(command.reference, command.pattern)
-    for box in _visible(session, await mail.list_mailboxes()):
-        if box.subscribed and matches(box.name, pattern):
-            session.untagged(b'LSUB () "/" ' + mailbox_name(box.name))
+    subscribed = [box.name for box in _visible(session, await mail.list_mailboxes())
+                  if box.subscribed]
+    entries = {name: b"()" for name in subscribed if matches(name, pattern)}
+    entries.update(dict.fromkeys(hierarchy_gaps(subscribed, pattern), b"(\\Noselect)"))
+    for name, attributes in sorted(entries.items()):
+        session.untagged(b"LSUB " + attributes + b' "/" ' + mailbox_name(name))
     await session.complete(command)
 
 

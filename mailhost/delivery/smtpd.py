@@ -1,0 +1,179 @@
+"""aiosmtpd's SMTP and LMTP servers, adjusted where mailhost needs more than the library gives.
+
+aiosmtpd 1.4.6 already gets the dangerous parts right, and the tests hold it to that: only
+``CRLF.CRLF`` ends DATA (CVE-2023-51764 class), plaintext pipelined behind STARTTLS is dropped
+and the session forgotten after the handshake (RFC 3207 §4.2), over-long lines are discarded up
+to their end. What these subclasses add:
+
+* an enhanced status code on every reply (ENHANCEDSTATUSCODES, RFC 2034), since aiosmtpd's
+  built-in replies ("250 OK", "503 Error: need RCPT command") have none;
+* LMTP: one reply per recipient even when DATA fails as a whole (RFC 2033 §4.2), where aiosmtpd
+  sends one line and leaves an LMTP client waiting;
+* per-session command length limits (aiosmtpd keeps them in a class attribute that every EHLO
+  of every session raises a little further);
+* the TLS handshake bounded by ``[tls] handshake_timeout`` rather than the idle timeout;
+* RCPTs over ``[smtp] max_recipients`` answered 452 before their address is parsed, so a
+  flood of pipelined RCPTs costs little more than reading it;
+* ``[smtp] idle_timeout`` counted from the last bytes received while a message is coming in
+  (aiosmtpd counts from the last command, so a big upload on a slow link was cut off);
+* a way to wait for the session to end, so the core's connection accounting stays right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any, AnyStr
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mailhost.delivery.recipients import Recipient
+from mailhost.delivery.replies import TOO_MANY_RECIPIENTS, one_per_recipient, with_enhanced_code
+
+log = logging.getLogger("mailhost.smtp")
+
+COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
+
+
+def _command_limits() -> defaultdict[str, int]:
+    # aiosmtpd adds room for MAIL's SIZE= and SMTPUTF8 parameters on each EHLO.
+    return defaultdict(lambda: COMMAND_LIMIT)
+
+
+class MailhostEnvelope(Envelope):
+    """aiosmtpd's envelope plus the recipients as the pipeline knows them (account or remote)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted: list[Recipient] = []
+
+
+class MailhostSession(Session):
+    """aiosmtpd's session plus the account that logged in (a fresh one after STARTTLS)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.user: str | None = None
+
+
+class MailhostSMTP(SMTP):
+    """ESMTP on a connection the mailhost core accepted (see :mod:`mailhost.delivery.serve`)."""
+
+    local_part_limit = 64  # RFC 5321 §4.5.3.1.1; longer gets 553 5.1.3
+
+    def __init__(
+        self, handler: Any, *, handshake_timeout: float, max_recipients: int, **kwargs: Any
+    ) -> None:
+        self.command_size_limits = _command_limits()
+        super().__init__(handler, **kwargs)
+        self.handshake_timeout = handshake_timeout
+        self.max_recipients = max_recipients
+        self._in_data = False
+
+    def _create_session(self) -> MailhostSession:
+        return MailhostSession(self.loop)
+
+    def _create_envelope(self) -> MailhostEnvelope:
+        return MailhostEnvelope()
+
+    async def push(self, status: AnyStr) -> None:
+        """Send a reply; str replies get an enhanced status code, bytes go out verbatim."""
+        if isinstance(status, str):
+            await super().push(with_enhanced_code(status))
+        else:
+            await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self.command_size_limits = _command_limits()
+        await super().smtp_EHLO(hostname)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_data and self.transport is not None:
+            self._reset_timeout()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        envelope = self.envelope
+        if envelope is not None and len(envelope.rcpt_tos) >= self.max_recipients:
+            await self.push(str(TOO_MANY_RECIPIENTS))
+            return
+        await super().smtp_RCPT(arg)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """aiosmtpd's STARTTLS, with the idle timer shortened to the handshake timeout."""
+        self._reset_timeout(self.handshake_timeout)
+        try:
+            await super().smtp_STARTTLS(arg)
+        finally:
+            if self.transport is not None:
+                self._reset_timeout()
+
+    # -- what the handler and serve() use ---------------------------------------------------
+
+    def is_tls(self) -> bool:
+        """TLS is on now (implicit, or after STARTTLS)."""
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+    def tls_description(self) -> str:
+        """Protocol version and cipher, for the Received header."""
+        transport = self.transport
+        sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+        if sslobj is None:
+            return ""
+        cipher = sslobj.cipher()
+        return f"{sslobj.version()} {cipher[0] if cipher else ''}".strip()
+
+    async def finished(self) -> None:
+        """Wait for the session to end: QUIT, EOF, idle timeout or a dropped connection."""
+        task = self._handler_coroutine
+        if task is None:
+            return
+        await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("SMTP session ended with %r", task.exception())
+
+    def close(self) -> None:
+        """Stop the session and close the connection (idempotent)."""
+        task = self._handler_coroutine
+        if task is not None and not task.done():
+            task.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class MailhostLMTP(MailhostSMTP, LMTP):
+    """LMTP (RFC 2033): LHLO instead of EHLO, and one reply per recipient after DATA."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._replies_due = 0
+
+    async def smtp_LHLO(self, arg: str) -> None:
+        self.command_size_limits = _command_limits()
+        await super().smtp_LHLO(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._replies_due = 0
+
+    async def push(self, status: AnyStr) -> None:
+        if self._in_data and isinstance(status, str):
+            if status.startswith("354"):
+                assert self.envelope is not None
+                self._replies_due = len(self.envelope.rcpt_tos)
+            elif self._replies_due:
+                status = one_per_recipient(status, self._replies_due)
+                self._replies_due = 0
+        await super().push(status)

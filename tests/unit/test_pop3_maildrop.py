@@ -1,0 +1,34 @@
+"""Numbering merged POP3 folders: message numbers, hidden messages and unique UIDLs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mailhost.protocols.pop3.maildrop import HIDDEN_KEYWORD, entries_for, uidl_for
+from mailhost.store.interface import MailboxInfo, MessageMeta
+
+
+def box(box_id: int, name: str, uidvalidity: int) -> MailboxInfo:
+    return MailboxInfo(id=box_id, name=name, uidvalidity=uidvalidity, uidnext=10,
+                       highestmodseq=1, subscribed=True, special_use=None)
+
+
+def meta(uid: int, *flags: str) -> MessageMeta:
+    return MessageMeta(uid=uid, modseq=1, flags=flags, size=100 + uid,
+                       internaldate=datetime(2024, 1, 1, tzinfo=UTC), savedate=0.0)
+
+
+def test_folders_are_merged_in_order_and_hidden_messages_skipped() -> None:
+    inbox, junk = box(1, "INBOX", 500), box(2, "Junk", 501)
+    entries = entries_for([(inbox, [meta(1), meta(2, HIDDEN_KEYWORD), meta(3)]),
+                           (junk, [meta(1)])])
+    assert [(e.number, e.mailbox, e.uid) for e in entries] == [
+        (1, "INBOX", 1), (2, "INBOX", 3), (3, "Junk", 1)]
+    assert [e.uidl for e in entries] == [uidl_for(500, 1), uidl_for(500, 3), uidl_for(501, 1)]
+
+
+def test_a_repeated_x_uidl_is_used_once() -> None:
+    inbox, junk = box(1, "INBOX", 500), box(2, "Junk", 501)
+    x_uidls = {(1, 1): "migrated-7", (2, 1): "migrated-7", (2, 2): "migrated-8"}
+    entries = entries_for([(inbox, [meta(1)]), (junk, [meta(1), meta(2)])], x_uidls)
+    assert [e.uidl for e in entries] == ["migrated-7", uidl_for(501, 1), "migrated-8"]
