@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib
 import logging
 import os
 import signal
@@ -215,6 +216,7 @@ class Server:
             raise ConfigError(self.app.config.source, "server.user", f"no system user {name!r}",
                               "create the user or correct the name") from None
         _chown_tree(self.app.config.data_dir, entry.pw_uid, entry.pw_gid)
+        _import_lazy_modules()
         os.setgroups([])
         os.setgid(entry.pw_gid)
         os.setuid(entry.pw_uid)
@@ -234,6 +236,23 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await self.stop()
+
+
+# Modules the running server imports on first use. After the privilege drop the interpreter's
+# own files may be unreadable (a Python under /root), so import them while still root.
+LAZY_MODULES = (
+    "concurrent.futures.thread",  # asyncio.to_thread (password hashing, MIME analysis)
+    "mailhost.protocols.imap.handlers.session",
+    "importlib.metadata",
+    "email.parser",
+    "email.headerregistry",
+    "encodings.idna",
+)
+
+
+def _import_lazy_modules() -> None:
+    for name in LAZY_MODULES:
+        importlib.import_module(name)
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

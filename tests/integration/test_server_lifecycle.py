@@ -177,6 +177,7 @@ def test_drops_privileges_to_the_configured_user(tmp_path: Path) -> None:
     data_dir = Path("/tmp") / f"mailhost-priv-{os.getpid()}"  # reachable by nobody
     config = tmp_path / "mailhost.toml"
     write_config(config, data_dir, [0], extra='user = "nobody"\n')  # inside [server]
+    add_user(config, "alice@example.test", "pw")  # as root, before the server starts
     process = ServeProcess(config)
     try:
         status = Path(f"/proc/{process.proc.pid}/status").read_text()
@@ -184,6 +185,9 @@ def test_drops_privileges_to_the_configured_user(tmp_path: Path) -> None:
         assert uid_line.split()[1:] == [str(nobody.pw_uid)] * 4
         assert (data_dir / "accounts.sqlite").stat().st_uid == nobody.pw_uid
         pop = poplib.POP3("127.0.0.1", process.ports[("pop3", "starttls")], timeout=10)
+        pop.user("alice@example.test")
+        pop.pass_("pw")  # hashing runs in a worker thread, imported before the drop
+        assert pop.stat() == (0, 0)
         pop.quit()
     finally:
         process.signal(signal.SIGTERM)
