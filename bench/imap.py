@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bench.net import LOOPBACK, STREAM_LIMIT
+from bench.net import StreamClient
 
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 
@@ -40,21 +40,17 @@ def quoted(text: str) -> bytes:
     return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
 
 
-class ImapClient:
+class ImapClient(StreamClient):
     """One connection. Not safe for concurrent commands except through :meth:`pipeline`."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  timeout: float) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.timeout = timeout
+        super().__init__(reader, writer, timeout)
         self._tag = 0
 
     @classmethod
     async def connect(cls, port: int, timeout: float = 60.0) -> ImapClient:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(LOOPBACK, port, limit=STREAM_LIMIT), timeout)
-        client = cls(reader, writer, timeout)
+        client = await cls.open(port, timeout)
         greeting = await client.read_response()
         if not greeting.startswith(b"* OK"):
             raise ImapError(f"unexpected greeting {greeting[:80]!r}")

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.net import open_stream
+from bench.net import StreamClient
+from mailhost.protocols.pop3.parser import dot_stuff  # the same stuffing DATA needs
 
 
 class LmtpError(Exception):
     """A reply outside 2xx/3xx where one was expected."""
 
 
-def dot_stuffed(raw: bytes) -> bytes:
-    """The DATA payload: leading dots doubled, CRLF-terminated, then the lone dot."""
-    body = raw.replace(b"\r\n.", b"\r\n..")
-    if body.startswith(b"."):
-        body = b"." + body
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return body + b".\r\n"
-
-
-class LmtpClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.timeout = timeout
-
+class LmtpClient(StreamClient):
     @classmethod
     async def connect(cls, port: int, timeout: float = 60.0) -> LmtpClient:
-        reader, writer = await open_stream(port, timeout)
-        client = cls(reader, writer, timeout)
+        client = await cls.open(port, timeout)
         await client.reply(b"2")
         client.writer.write(b"LHLO bench.example.test\r\n")
         await client.reply(b"2")
@@ -53,7 +37,7 @@ class LmtpClient:
         await self.reply(b"2")
         await self.reply(b"2")
         await self.reply(b"3")
-        self.writer.write(dot_stuffed(raw))
+        self.writer.write(dot_stuff(raw))
         await self.reply(b"2")
 
     async def quit(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,3 +40,18 @@ async def open_stream(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.wait_for(
         asyncio.open_connection(LOOPBACK, port, limit=STREAM_LIMIT), timeout)
+
+
+class StreamClient:
+    """What every benchmark client shares: a stream pair to 127.0.0.1 and a reply timeout."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 timeout: float) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.timeout = timeout
+
+    @classmethod
+    async def open(cls, port: int, timeout: float) -> Self:
+        reader, writer = await open_stream(port, timeout)
+        return cls(reader, writer, timeout)

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from bench.net import open_stream
+from bench.net import StreamClient
 
 
 class Pop3Error(Exception):
     """A -ERR reply or a malformed one."""
 
 
-class Pop3Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.timeout = timeout
-
+class Pop3Client(StreamClient):
     @classmethod
     async def connect(cls, port: int, timeout: float = 60.0) -> Pop3Client:
-        reader, writer = await open_stream(port, timeout)
-        client = cls(reader, writer, timeout)
+        client = await cls.open(port, timeout)
         await client._status()
         return client
 
