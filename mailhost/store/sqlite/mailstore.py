@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -53,6 +53,7 @@ CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
 FOREIGN_POLL_SECONDS = 1.0  # how often a waiter looks for commits by other processes
 
 QuotaSource = Callable[[], Awaitable[tuple[int, int]]]
+T = TypeVar("T")
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -160,6 +161,16 @@ class SqliteMailStore:
         self._recheck = 0
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the account's sqlite3 connection on its database thread.
+
+        One call is one hop to the database thread, however many statements ``fn`` runs, so
+        hot paths put a whole read (or a whole transaction) in one function.
+        """
+        conn = self.db._conn  # aiosqlite offers no public hook for this
+        result: T = await self.db._execute(fn, conn)  # type: ignore[no-untyped-call]
+        return result
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         cursor = await self.db.execute(sql, tuple(params))
