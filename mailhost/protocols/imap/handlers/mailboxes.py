@@ -18,8 +18,9 @@ from mailhost.protocols.imap.state import State
 from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import flag_list, mailbox_name
 from mailhost.store.flags import CANONICAL
-from mailhost.store.interface import MailboxInfo, MailboxNotFound
+from mailhost.store.interface import InvalidMailboxName, MailboxInfo, MailboxNotFound
 from mailhost.store.names import validate_mailbox_name
+from mailhost.store.sqlite import views
 
 SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
                           "\\Trash"})
@@ -40,22 +41,25 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
     if command.qresync is not None and not session.qresync:
         session.bad(command, "QRESYNC must be enabled first (ENABLE QRESYNC)")
         return
-    info = await mail.get_mailbox(command.mailbox)
-    if info is None:
+    try:
+        name = validate_mailbox_name(command.mailbox)
+    except InvalidMailboxName:
+        name = None
+    opened = await SelectedMailbox.open(mail, name, command.read_only) if name else None
+    if opened is None:
         session.no(command, "no such mailbox", b"NONEXISTENT")
         return
+    box, selection = opened
+    info = box.info
     if command.condstore:
         session.enabled.add("CONDSTORE")
-    box = await SelectedMailbox.open(mail, info, command.read_only)
-    keywords = sorted({f for meta in box.meta.values() for f in meta.flags
-                       if not f.startswith("\\")})
+    keywords = selection.keywords
     session.untagged(b"FLAGS " + flag_list([*SYSTEM_FLAG_NAMES, *keywords]))
     permanent = [] if box.read_only else [*SYSTEM_FLAG_NAMES, *keywords, "\\*"]
     session.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent) + b"] flags allowed")
     session.untagged(b"%d EXISTS" % box.exists)
-    session.untagged(b"%d RECENT" % len(box.recent))
-    first_unseen = next((seq for seq, uid in enumerate(box.uids, start=1)
-                         if "\\Seen" not in box.meta[uid].flags), None)
+    session.untagged(b"%d RECENT" % box.recent_count)
+    first_unseen = box.seq_of(selection.first_unseen) if selection.first_unseen else None
     if first_unseen is not None:
         session.untagged(b"OK [UNSEEN %d] first unseen message" % first_unseen)
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
@@ -84,9 +88,9 @@ async def _qresync_catch_up(
     )
     if gone:
         session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))
-    for meta in await mail.messages_changed_since(box.info.id, params.modseq):
-        if meta.uid in box.meta:
-            session.send(box.fetch_flags_line(meta.uid, with_uid=True, modseq=True))
+    for row in await views.changed_flags(mail, box.info.id, params.modseq):
+        if box.seq_of(row[0]) is not None:
+            session.send(box.row_flags_line(row, with_uid=True, modseq=True))
 
 
 async def create(session: ImapSession, command: cmd.Create) -> None:

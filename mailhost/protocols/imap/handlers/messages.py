@@ -9,7 +9,7 @@ import contextlib
 from mailhost.connection import IdleTimeout
 from mailhost.linebuffer import LineTooLong
 from mailhost.protocols.imap import commands as cmd
-from mailhost.protocols.imap.fetch import DRAIN_EVERY, fetch_responses, sets_seen
+from mailhost.protocols.imap.fetch import fetch_responses, sets_seen
 from mailhost.protocols.imap.fetchatt import BinarySection, BinarySize, FetchAttribute
 from mailhost.protocols.imap.searchkeys import ModSeqAtLeast, SearchKey
 from mailhost.protocols.imap.sequence import format_uid_set
@@ -18,6 +18,7 @@ from mailhost.protocols.imap.state import State
 from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import quoted
 from mailhost.store.interface import FlagMode
+from mailhost.store.sqlite import views
 from mailhost.store.sqlite.search import SearchScope, compile_search
 
 STORE_MODES: dict[cmd.StoreMode, FlagMode] = {
@@ -50,22 +51,17 @@ async def fetch(session: ImapSession, command: cmd.Fetch) -> None:
             )
             if gone:
                 session.untagged(b"VANISHED (EARLIER) " + ranges_bytes(gone))
-        uids = [u for u in uids if box.meta[u].modseq > command.changedsince]
     if not box.read_only and any(sets_seen(item) for item in items):
-        unseen = [u for u in uids if "\\Seen" not in box.meta[u].flags]
+        unseen = await views.unseen_among(mail, box.info.id, uids)
         if unseen:
             update = await mail.store_flags(box.info.id, unseen, "add", ["\\Seen"])
-            for meta in update.updated:
-                box.apply_own_update(meta)
+            box.note_own_updates(update.updated)
             if FetchAttribute.FLAGS not in items:
                 items.append(FetchAttribute.FLAGS)
-    count = 0
     missing: list[int] = []
-    async for line in fetch_responses(mail, box, uids, items, missing):
-        session.send(line)
-        count += 1
-        if count % DRAIN_EVERY == 0:
-            await session.channel.drain()
+    async for chunk in fetch_responses(mail, box, uids, items, missing, command.changedsince):
+        session.send(chunk)
+        await session.channel.drain()
     if missing:
         # RFC 2180 §4.1.2 and RFC 5530: their data is gone; the client learns why at the next
         # command that may carry EXPUNGE.
@@ -87,22 +83,29 @@ async def store(session: ImapSession, command: cmd.Store) -> None:
     uids = box.resolve(command.sequence, command.uid)
     update = await mail.store_flags(box.info.id, uids, STORE_MODES[command.mode],
                                     command.flags, command.unchangedsince)
-    changed = {meta.uid for meta in update.updated}
-    for meta in update.updated:
-        box.apply_own_update(meta)
+    box.note_own_updates(update.updated)
     failed = set(update.failed_uids)
-    for uid in uids:
-        if uid in failed or uid not in box.meta:
-            continue
-        if not command.silent or (session.condstore and uid in changed):
+    if not command.silent or session.condstore:
+        changed = {meta.uid: meta for meta in update.updated}
+        # Unchanged messages are reported too (without .SILENT): read their flags back.
+        rest = [] if command.silent else [u for u in uids if u not in changed
+                                          and u not in failed]
+        current = {row[0]: row for row in await views.read_flags(mail, box.info.id, rest)}
+        for uid in uids:
+            if uid in failed or box.seq_of(uid) is None:
+                continue
+            meta = changed.get(uid)
             if command.silent:
-                seq = box.seq_of(uid)
-                uid_part = b"UID %d " % uid if command.uid else b""
-                session.send(b"* %d FETCH (%sMODSEQ (%d))\r\n" % (seq or 0, uid_part,
-                                                                   box.meta[uid].modseq))
-            else:
-                session.send(box.fetch_flags_line(uid, with_uid=command.uid,
-                                                  modseq=session.condstore))
+                if meta is not None:  # RFC 7162 §3.1.3: the new MODSEQ even when silent
+                    uid_part = b"UID %d " % uid if command.uid else b""
+                    session.send(b"* %d FETCH (%sMODSEQ (%d))\r\n"
+                                 % (box.seq_of(uid) or 0, uid_part, meta.modseq))
+            elif meta is not None:
+                session.send(box.meta_flags_line(meta, with_uid=command.uid,
+                                                 modseq=session.condstore))
+            elif (row := current.get(uid)) is not None:
+                session.send(box.row_flags_line(row, with_uid=command.uid,
+                                                modseq=session.condstore))
     code = None
     if failed:
         numbers = sorted(failed) if command.uid else sorted(
@@ -120,11 +123,11 @@ async def _search_uids(
     scope = SearchScope(
         resolve_sequence=lambda seqset: box.resolve(seqset, uid=False),
         resolve_uids=lambda seqset: box.resolve(seqset, uid=True),
-        recent=box.recent,
+        recent=set(box.recent_uids()),
     )
     compiled = compile_search(key, scope)
     rows = await mail.search(box.info.id, compiled.where, compiled.params, compiled.needs_text)
-    known = [(uid, modseq) for uid, modseq in rows if uid in box.meta]
+    known = [(uid, modseq) for uid, modseq in rows if box.seq_of(uid) is not None]
     return [uid for uid, _ in known], max((m for _, m in known), default=0)
 
 
@@ -159,7 +162,7 @@ async def search(session: ImapSession, command: cmd.Search) -> None:
     if modseq:
         session.enabled.add("CONDSTORE")
     if options is None:
-        line = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+        line = b"SEARCH" + "".join([f" {n}" for n in numbers]).encode()
         if modseq and numbers:
             line += b" (MODSEQ %d)" % highest
         session.untagged(line)
@@ -223,8 +226,7 @@ async def move(session: ImapSession, command: cmd.Move) -> None:
 async def _expunge_deleted(session: ImapSession, only: list[int] | None) -> None:
     mail = session.require_mail()
     box = session.require_selected()
-    deleted = [uid for uid in box.uids if "\\Deleted" in box.meta[uid].flags
-               and (only is None or uid in only)]
+    deleted = await views.deleted_among(mail, box.info.id, box.uids if only is None else only)
     if deleted:
         await mail.expunge(box.info.id, deleted)
 

@@ -1,0 +1,432 @@
+"""SQL reads behind IMAP's SELECT, refresh and FETCH, each one hop to the database thread.
+
+Every coroutine here runs a single sync function through :meth:`SqliteMailStore.run`, so a
+SELECT of a 100,000-message folder is one round trip, not one per statement. The functions
+read integers and stored bytes only; nothing builds a ``MessageMeta`` per message.
+
+A per-account cache of each mailbox's UID list (:class:`_Snapshot`) lets a repeated SELECT
+skip the scan: it stays valid while (UIDNEXT, HIGHESTMODSEQ) are unchanged, because every
+append, copy, expunge and flag change moves one of them, whichever process made it. When they
+moved, the new UIDs (``uid >= old UIDNEXT``) and the expunges after the old HIGHESTMODSEQ bring
+the cached list up to date; a full scan is needed only when those expunges are forgotten.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import weakref
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mailhost.store.flags import DELETED, SEEN
+from mailhost.store.interface import MailboxInfo, MailboxNotFound, TemporaryStoreError
+from mailhost.store.sqlite.mailstore import temporary_error
+
+if TYPE_CHECKING:
+    from mailhost.store.sqlite.mailstore import SqliteMailStore
+
+T = TypeVar("T")
+JSON_CHUNK = 2000  # UIDs per json_each parameter when a UID list is sparse
+
+FlagRow = tuple[int, int, int, str]
+"""(uid, modseq, flag bits, encoded keywords) of one message."""
+
+
+def uid_array(values: Iterator[int] | Sequence[int] = ()) -> array[int]:
+    """UIDs as 4-byte integers: a 100,000-message index costs 400 KB, not 100,000 objects."""
+    return array("I", values)
+
+
+async def _run(mail: SqliteMailStore, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """``mail.run(fn)`` under the account lock.
+
+    Store methods hold the lock across the several hops of one transaction; without it a read
+    could run between two of them and see (or, for a write, land inside) that transaction.
+    """
+    async with mail.lock:
+        return await mail.run(fn)
+
+
+def _write(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT, mapping busy/full to a retry-later."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        result = fn()
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        mapped = temporary_error(exc)
+        if mapped is not None:
+            raise mapped from exc
+        if isinstance(exc, sqlite3.Error):
+            raise TemporaryStoreError(f"could not commit: {exc}") from exc
+        raise
+    return result
+
+
+def _read(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in one read transaction, so its statements see one consistent snapshot
+    even when another process commits meanwhile."""
+    conn.execute("BEGIN")
+    try:
+        return fn()
+    finally:
+        conn.execute("COMMIT")
+
+
+def _claim(conn: sqlite3.Connection, mailbox_id: int, upto: int) -> int:
+    """Take \\Recent for UIDs below ``upto`` (same rule as ``SqliteMailStore.claim_recent``);
+    returns the first UID that is recent for the caller."""
+
+    def claim() -> int:
+        row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
+                           (mailbox_id,)).fetchone()
+        if row is None:
+            raise MailboxNotFound("mailbox vanished")
+        target = min(upto, row[1])
+        if row[0] < target:
+            conn.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
+                         (target, mailbox_id))
+        return int(row[0])
+
+    return _write(conn, claim)
+
+
+# -- SELECT ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """One mailbox's UIDs and what SELECT reports about them, at (uidnext, highestmodseq).
+
+    ``uids`` is shared with every session that selected it, so it is never changed in place.
+    """
+
+    uidnext: int
+    highestmodseq: int
+    uids: array[int]
+    keywords: frozenset[str]
+    first_unseen: int  # a UID; 0 when every message is \Seen
+
+
+_CACHES: weakref.WeakKeyDictionary[SqliteMailStore, dict[int, _Snapshot]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keywords(conn: sqlite3.Connection, mailbox_id: int, since: int) -> set[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT keywords FROM message WHERE mailbox_id = ? AND modseq > ? "
+        "AND keywords <> ''", (mailbox_id, since))
+    return {word for (text,) in rows for word in text.split()}
+
+
+def _first_unseen(conn: sqlite3.Connection, mailbox_id: int) -> int:
+    # Written exactly as the partial index message_unseen's condition, so SQLite can use it.
+    row = conn.execute("SELECT uid FROM message WHERE mailbox_id = ? AND (flags & 1) = 0 "
+                       "ORDER BY uid LIMIT 1", (mailbox_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _all_uids(conn: sqlite3.Connection, mailbox_id: int) -> array[int]:
+    cursor = conn.execute("SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid",
+                          (mailbox_id,))
+    return uid_array(itertools.chain.from_iterable(cursor))
+
+
+def _snapshot(
+    conn: sqlite3.Connection, cache: dict[int, _Snapshot], mailbox_id: int, uidnext: int,
+    modseq: int, expunged_floor: int,
+) -> _Snapshot:
+    """The mailbox's snapshot at (uidnext, modseq), from the cache where possible."""
+    old = cache.get(mailbox_id)
+    if old is not None and (old.uidnext, old.highestmodseq) == (uidnext, modseq):
+        return old
+    if old is not None and expunged_floor <= old.highestmodseq <= modseq \
+            and old.uidnext <= uidnext:
+        gone = {uid for (uid,) in conn.execute(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?",
+            (mailbox_id, old.highestmodseq))}
+        new = uid_array(itertools.chain.from_iterable(conn.execute(
+            "SELECT uid FROM message WHERE mailbox_id = ? AND uid >= ? ORDER BY uid",
+            (mailbox_id, old.uidnext))))
+        kept = uid_array(uid for uid in old.uids if uid not in gone) if gone else old.uids
+        uids = kept + new if new else kept
+        keywords = old.keywords | _keywords(conn, mailbox_id, old.highestmodseq)
+    else:
+        uids = _all_uids(conn, mailbox_id)
+        keywords = frozenset(_keywords(conn, mailbox_id, -1))
+    snapshot = _Snapshot(uidnext, modseq, uids, frozenset(keywords),
+                         _first_unseen(conn, mailbox_id))
+    cache[mailbox_id] = snapshot
+    return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What SELECT/EXAMINE reports, read in one hop."""
+
+    info: MailboxInfo  # messages = len(uids); unseen and size are not read (SELECT needs neither)
+    uids: array[int]  # ascending; shared, never to be changed in place
+    keywords: tuple[str, ...]  # sorted: every keyword in use (a superset once some are gone)
+    first_unseen: int  # UID of the first message without \Seen, 0 if none
+    first_recent: int  # UIDs from here on are \Recent for this session
+
+
+async def select_mailbox(mail: SqliteMailStore, name: str, claim: bool) -> Selection | None:
+    """Open a mailbox (``name`` already validated): its state, its UIDs, and \\Recent,
+    claimed for this session unless ``claim`` is False (EXAMINE). None if it does not exist.
+    """
+    cache = _CACHES.setdefault(mail, {})
+
+    def read(conn: sqlite3.Connection) -> Selection | None:
+        def snapshot() -> tuple[Any, _Snapshot] | None:
+            row = conn.execute(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
+                "first_recent_uid, expunged_floor FROM mailbox WHERE name = ?", (name,),
+            ).fetchone()
+            if row is None:
+                return None
+            return row, _snapshot(conn, cache, row[0], row[3], row[4], row[8])
+
+        found = _read(conn, snapshot)
+        if found is None:
+            return None
+        row, snap = found
+        first_recent = int(row[7])
+        if claim and first_recent < row[3]:
+            first_recent = _claim(conn, row[0], row[3])
+        info = MailboxInfo(id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3],
+                           highestmodseq=row[4], subscribed=bool(row[5]), special_use=row[6],
+                           messages=len(snap.uids))
+        return Selection(info, snap.uids, tuple(sorted(snap.keywords)), snap.first_unseen,
+                         first_recent)
+
+    return await _run(mail, read)
+
+
+# -- catching up --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What moved in a mailbox since a session's last look."""
+
+    uidnext: int
+    highestmodseq: int
+    changed: list[FlagRow]  # rows with a newer MODSEQ (new messages included), by UID
+    expunged: list[int]  # UIDs of the session's that are gone, ascending
+    first_recent: int  # for the new messages: UIDs from here on are \Recent for the session
+
+
+async def changes_since(
+    mail: SqliteMailStore, mailbox_id: int, uidnext: int, modseq: int, known: array[int],
+    claim: bool,
+) -> Changes | None:
+    """Changes after (``uidnext``, ``modseq``), or None if the mailbox is gone.
+
+    ``known`` is the session's UID list: it tells which changed rows are new (their \\Recent
+    is claimed up to the last of them, so later mail stays recent for whoever hears of it
+    first) and, when the store no longer remembers expunges that old, which UIDs are gone.
+    """
+    max_known = known[-1] if known else 0
+
+    def read(conn: sqlite3.Connection) -> Changes | None:
+        row = conn.execute("SELECT uidnext, highestmodseq, expunged_floor, first_recent_uid "
+                           "FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()
+        if row is None:
+            return None
+        if (row[0], row[1]) == (uidnext, modseq):
+            return Changes(uidnext, modseq, [], [], row[3])
+
+        def collect() -> tuple[Any, list[FlagRow], list[int]]:
+            state = conn.execute(
+                "SELECT uidnext, highestmodseq, expunged_floor, first_recent_uid "
+                "FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()
+            changed = conn.execute(
+                "SELECT uid, modseq, flags, keywords FROM message "
+                "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq),
+            ).fetchall()
+            if state is not None and modseq < state[2]:  # forgotten: whatever is not there
+                present = set(itertools.chain.from_iterable(conn.execute(
+                    "SELECT uid FROM message WHERE mailbox_id = ?", (mailbox_id,))))
+                gone = [uid for uid in known if uid not in present]
+            else:
+                gone = [uid for (uid,) in conn.execute(
+                    "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? "
+                    "AND uid <= ? ORDER BY uid", (mailbox_id, modseq, max_known))]
+            return state, changed, gone
+
+        state, changed, gone = _read(conn, collect)
+        if state is None:
+            return None
+        first_recent = int(state[3])
+        if changed and changed[-1][0] > max_known and claim:
+            first_recent = _claim(conn, mailbox_id, changed[-1][0] + 1)
+        return Changes(state[0], state[1], changed, gone, first_recent)
+
+    return await _run(mail, read)
+
+
+# -- per-message reads ----------------------------------------------------------------------
+
+
+def _uid_windows(
+    uids: Sequence[int], column: str = "g.uid"
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """SQL conditions on ``column`` that together cover ``uids`` (ascending), in order.
+
+    A dense run becomes a BETWEEN range, which walks the (mailbox_id, uid) index in order;
+    a sparse one a json_each list, so ``1,100000`` does not scan what lies in between. Rows
+    inside a range that were not asked for must be skipped by the caller.
+    """
+    for start in range(0, len(uids), JSON_CHUNK):
+        window = uids[start:start + JSON_CHUNK]
+        low, high = window[0], window[-1]
+        if high - low + 1 <= 2 * len(window):
+            yield f"{column} BETWEEN ? AND ?", (low, high)
+        else:
+            yield f"{column} IN (SELECT value FROM json_each(?))", (
+                "[" + ",".join(map(str, window)) + "]",)
+
+
+def flag_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int],
+              condition: str = "1") -> list[FlagRow]:
+    """(uid, modseq, flags, keywords) of those of ``uids`` (ascending) that exist and match
+    ``condition`` (SQL on alias g)."""
+    wanted = set(uids)
+    out: list[FlagRow] = []
+    for where, params in _uid_windows(uids):
+        out.extend(row for row in conn.execute(
+            "SELECT g.uid, g.modseq, g.flags, g.keywords FROM message g "
+            f"WHERE g.mailbox_id = ? AND {where} AND {condition} ORDER BY g.uid",
+            (mailbox_id, *params)) if row[0] in wanted)
+    return out
+
+
+async def read_flags(mail: SqliteMailStore, mailbox_id: int,
+                     uids: Sequence[int]) -> list[FlagRow]:
+    """Current flags and MODSEQ of the messages among ``uids`` that still exist."""
+    if not uids:
+        return []
+    return await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids))
+
+
+async def unseen_among(mail: SqliteMailStore, mailbox_id: int,
+                       uids: Sequence[int]) -> list[int]:
+    """Those of ``uids`` (ascending) without \\Seen."""
+    if not uids:
+        return []
+    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids,
+                                                   f"(g.flags & {SEEN}) = 0"))
+    return [row[0] for row in rows]
+
+
+async def deleted_among(mail: SqliteMailStore, mailbox_id: int,
+                        uids: Sequence[int]) -> list[int]:
+    """Those of ``uids`` (ascending) marked \\Deleted, for EXPUNGE and CLOSE."""
+    if not uids:
+        return []
+    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids,
+                                                   f"(g.flags & {DELETED}) != 0"))
+    return [row[0] for row in rows]
+
+
+async def changed_flags(mail: SqliteMailStore, mailbox_id: int, modseq: int) -> list[FlagRow]:
+    """Messages with a MODSEQ above ``modseq`` (QRESYNC's catch-up), by UID."""
+    return await _run(mail, lambda conn: conn.execute(
+        "SELECT uid, modseq, flags, keywords FROM message WHERE mailbox_id = ? AND modseq > ? "
+        "ORDER BY uid", (mailbox_id, modseq)).fetchall())
+
+
+# -- FETCH ------------------------------------------------------------------------------------
+
+MESSAGE_COLUMNS = ("g.uid", "g.modseq", "g.flags", "g.keywords", "g.size", "g.internaldate",
+                   "g.internaldate_tz")
+BODY_COLUMNS = ("b.envelope", "b.body_simple", "b.bodystructure", "b.tree", "b.header_end")
+RAW_COLUMN = "r.raw"
+
+
+def fetch_sql(with_body: bool, with_raw: bool, changedsince: bool, where: str) -> str:
+    """The query behind one FETCH window; columns in the order of the *_COLUMNS above.
+
+    With ``changedsince``, ``where`` should test ``+g.uid``, which keeps the planner off the
+    UID index so that the MODSEQ index finds the few changed rows.
+    """
+    columns = list(MESSAGE_COLUMNS)
+    joins = ""
+    if with_body or with_raw:
+        columns.extend(BODY_COLUMNS)
+        joins += " JOIN body b ON b.id = g.body_id"
+    if with_raw:
+        columns.append(RAW_COLUMN)
+        joins += " JOIN body_raw r ON r.body_id = g.body_id"
+    condition = f"g.mailbox_id = ? AND {where}" + (" AND g.modseq > ?" if changedsince else "")
+    return f"SELECT {', '.join(columns)} FROM message g{joins} WHERE {condition} ORDER BY g.uid"
+
+
+@dataclass
+class FetchBatch:
+    """One hop's worth of rendered FETCH responses."""
+
+    data: bytes
+    next: int  # index into the requested UIDs where the next batch starts
+    missing: list[int]  # requested UIDs the store no longer has and ``gone`` did not answer
+
+
+async def fetch_batch(
+    mail: SqliteMailStore, mailbox_id: int, uids: Sequence[int], start: int,
+    with_body: bool, with_raw: bool, changedsince: int | None,
+    render: Callable[[Sequence[Any]], bytes], gone: Callable[[int], bytes | None],
+    max_bytes: int,
+) -> FetchBatch:
+    """Render responses for ``uids[start:]`` (ascending) until ``max_bytes`` are rendered.
+
+    ``render`` turns a row (columns as :func:`fetch_sql` lists them) into a response line;
+    ``gone`` answers for a requested UID with no row, in its place, or returns None to have
+    it listed as missing. Both run on the database thread, so no row object outlives them.
+    With ``changedsince`` only rows with a newer MODSEQ come back, and a requested UID with
+    no row is passed over (it may simply be unchanged).
+    """
+
+    def run(conn: sqlite3.Connection) -> FetchBatch:
+        out: list[bytes] = []
+        size = 0
+        missing: list[int] = []
+        position = start
+        end = min(start + JSON_CHUNK, len(uids))
+
+        def skip_to(uid: int) -> None:
+            nonlocal position
+            while position < end and uids[position] < uid:
+                if changedsince is None:
+                    line = gone(uids[position])
+                    if line is None:
+                        missing.append(uids[position])
+                    else:
+                        out.append(line)
+                position += 1
+
+        column = "+g.uid" if changedsince is not None else "g.uid"
+        extra = (changedsince,) if changedsince is not None else ()
+        for where, params in _uid_windows(uids[start:end], column):
+            sql = fetch_sql(with_body, with_raw, changedsince is not None, where)
+            for row in conn.execute(sql, (mailbox_id, *params, *extra)):
+                uid = row[0]
+                skip_to(uid)
+                if position == end or uids[position] != uid:
+                    continue  # inside a range but not asked for
+                position += 1
+                line = render(row)
+                out.append(line)
+                size += len(line)
+                if size >= max_bytes:
+                    return FetchBatch(b"".join(out), position, missing)
+        skip_to(uids[end - 1] + 1)
+        return FetchBatch(b"".join(out), end, missing)
+
+    return await _run(mail, run)
