@@ -39,10 +39,6 @@ RAW_ITEMS = frozenset({A.RFC822, A.RFC822_HEADER, A.RFC822_TEXT})
 SEEN_ITEMS = frozenset({A.RFC822, A.RFC822_TEXT})
 BATCH_BYTES: Final = 256 * 1024  # rendered per store hop and per write
 
-# Column positions in a FETCH row (views.MESSAGE_COLUMNS, then BODY_COLUMNS, then raw).
-(_UID, _MODSEQ, _FLAGS, _KEYWORDS, _SIZE, _IDATE, _IDATE_TZ, _ENVELOPE, _BODY, _BODYSTRUCTURE,
- _TREE, _HEADER_END, _RAW) = range(13)
-
 # RFC 2180 §4.1.3 "NIL FETCH responses": what a message expunged by another session (the
 # client not yet told) answers when only these items and UID are asked; anything else makes
 # the FETCH end in NO [EXPUNGEISSUED] instead (§4.1.2).
@@ -115,31 +111,118 @@ def _section(raw: bytes, header_end: int, tree_json: bytes, item: BodySection) -
     return data
 
 
-def _body_section(item: BodySection) -> Renderer:
-    def render(row: Row) -> bytes:
-        data = _section(row[_RAW], row[_HEADER_END], row[_TREE], item)
-        return item.response_name + b" " + (b"NIL" if data is None else literal(data))
-    return render
+# The stored columns each item is rendered from (see views.FETCH_COLUMNS).
+_RAW_COLUMNS = frozenset({"raw", "header_end", "tree"})
+_PARSED_COLUMN = {A.ENVELOPE: "envelope", A.BODY: "body_simple",
+                  A.BODYSTRUCTURE: "bodystructure"}
+_COLUMNS: Final[dict[FetchItem, frozenset[str]]] = {
+    A.UID: frozenset(),
+    A.FLAGS: frozenset({"flags", "keywords"}),
+    A.INTERNALDATE: frozenset({"internaldate", "internaldate_tz"}),
+    A.RFC822_SIZE: frozenset({"size"}),
+    A.MODSEQ: frozenset({"modseq"}),
+    A.ENVELOPE: frozenset({"envelope"}),
+    A.BODY: frozenset({"body_simple"}),
+    A.BODYSTRUCTURE: frozenset({"bodystructure"}),
+}
 
 
-def _renderer(item: FetchItem, is_recent: Callable[[int], bool]) -> Renderer:
-    """How one item renders from a row."""
+def _columns(items: Sequence[FetchItem]) -> frozenset[str]:
+    wanted: set[str] = set()
+    for item in items:
+        wanted |= _COLUMNS.get(item, _RAW_COLUMNS)
+    return frozenset(wanted)
+
+
+def _recent_test(ranges: Sequence[tuple[int, int]]) -> Callable[[int], bool]:
+    """Membership in the session's \\Recent ranges, cheapest for the usual zero or one."""
+    if not ranges:
+        return lambda uid: False
+    if len(ranges) == 1:
+        low, high = ranges[0]
+        return lambda uid: low <= uid <= high
+    frozen = tuple(ranges)
+    return lambda uid: any(low <= uid <= high for low, high in frozen)
+
+
+def _renderer(
+    item: FetchItem, at: dict[str, int], is_recent: Callable[[int], bool]
+) -> Renderer:
+    """How one item renders from a row whose column positions ``at`` gives."""
     if isinstance(item, BodySection):
-        return _body_section(item)
-    simple: dict[FetchItem, Renderer] = {
-        A.UID: lambda row: b"UID %d" % row[_UID],
-        A.FLAGS: lambda row: flags_item(row[_FLAGS], row[_KEYWORDS], is_recent(row[_UID])),
-        A.INTERNALDATE: lambda row: internaldate_item(row[_IDATE], row[_IDATE_TZ]),
-        A.RFC822_SIZE: lambda row: b"RFC822.SIZE %d" % row[_SIZE],
-        A.MODSEQ: lambda row: b"MODSEQ (%d)" % row[_MODSEQ],
-        A.ENVELOPE: lambda row: b"ENVELOPE " + row[_ENVELOPE],
-        A.BODY: lambda row: b"BODY " + row[_BODY],
-        A.BODYSTRUCTURE: lambda row: b"BODYSTRUCTURE " + row[_BODYSTRUCTURE],
-        A.RFC822: lambda row: b"RFC822 " + literal(row[_RAW]),
-        A.RFC822_HEADER: lambda row: b"RFC822.HEADER " + literal(row[_RAW][:row[_HEADER_END]]),
-        A.RFC822_TEXT: lambda row: b"RFC822.TEXT " + literal(row[_RAW][row[_HEADER_END]:]),
-    }
-    return simple[item]
+        raw, header_end, tree = at["raw"], at["header_end"], at["tree"]
+
+        def section(row: Row) -> bytes:
+            data = _section(row[raw], row[header_end], row[tree], item)
+            return item.response_name + b" " + (b"NIL" if data is None else literal(data))
+        return section
+    if item is A.UID:
+        return lambda row: b"UID %d" % row[0]
+    if item is A.FLAGS:
+        flags, keywords = at["flags"], at["keywords"]
+        return lambda row: flags_item(row[flags], row[keywords], is_recent(row[0]))
+    if item is A.INTERNALDATE:
+        when, zone = at["internaldate"], at["internaldate_tz"]
+        return lambda row: internaldate_item(row[when], row[zone])
+    if item is A.RFC822_SIZE:
+        size = at["size"]
+        return lambda row: b"RFC822.SIZE %d" % row[size]
+    if item is A.MODSEQ:
+        modseq = at["modseq"]
+        return lambda row: b"MODSEQ (%d)" % row[modseq]
+    if item in PARSED_ITEMS:
+        name, column = item.value + b" ", at[_PARSED_COLUMN[item]]
+        return lambda row: name + row[column]
+    raw, header_end = at["raw"], at["header_end"]
+    if item is A.RFC822:
+        return lambda row: b"RFC822 " + literal(row[raw])
+    if item is A.RFC822_HEADER:
+        return lambda row: b"RFC822.HEADER " + literal(row[raw][:row[header_end]])
+    assert item is A.RFC822_TEXT
+    return lambda row: b"RFC822.TEXT " + literal(row[raw][row[header_end]:])
+
+
+def _line_renderers(
+    box: SelectedMailbox, items: Sequence[FetchItem], columns: tuple[str, ...]
+) -> tuple[Renderer, Callable[[int], bytes | None]]:
+    """The response line for a stored row, and the RFC 2180 NIL line for a UID with none.
+
+    They read the session's UID array, which is replaced, never changed, so they are safe to
+    run on the store's thread while the session waits.
+    """
+    session_uids = box.uids
+    count = len(session_uids)
+    hint = 0  # rows come in UID order: the next one is usually the next sequence number
+
+    def seq_of(uid: int) -> int:
+        nonlocal hint
+        if hint >= count or session_uids[hint] != uid:
+            hint = bisect.bisect_left(session_uids, uid)
+        hint += 1
+        return hint
+
+    is_recent = _recent_test(box.recent_ranges)
+    at = {name: index for index, name in enumerate(columns)}
+    renderers = [_renderer(item, at, is_recent) for item in items]
+    if len(renderers) == 1:
+        only = renderers[0]
+
+        def render(row: Row) -> bytes:
+            return b"* %d FETCH (%s)\r\n" % (seq_of(row[0]), only(row))
+    else:
+        def render(row: Row) -> bytes:
+            return b"* %d FETCH (%s)\r\n" % (seq_of(row[0]),
+                                               b" ".join([r(row) for r in renderers]))
+
+    nil_answer = all(item is A.UID or item in _NIL_VALUES for item in items)
+
+    def gone(uid: int) -> bytes | None:
+        if not nil_answer:
+            return None
+        values = [b"UID %d" % uid if item is A.UID else _NIL_VALUES[item] for item in items]
+        return b"* %d FETCH (%s)\r\n" % (seq_of(uid), b" ".join(values))
+
+    return render, gone
 
 
 async def fetch_responses(
@@ -150,37 +233,18 @@ async def fetch_responses(
     """``* n FETCH (...)`` lines, many per chunk, streamed so bodies are not all held.
 
     ``uids`` must be ascending and known to the session. Messages another session has
-    expunged (the store no longer has their data, the client not yet heard) are skipped and
-    added to ``missing``. With ``changedsince`` only messages with a higher MODSEQ answer.
+    expunged (the store no longer has their data, the client not yet heard) get a NIL FETCH
+    response if that is possible for the items asked, else are skipped and added to
+    ``missing``. With ``changedsince`` only messages with a higher MODSEQ answer.
     """
     if not uids:
         return
-    with_raw = any(needs_raw(item) for item in items)
-    with_body = with_raw or any(item in PARSED_ITEMS for item in items)
-    session_uids = box.uids  # never changed in place, so safe to read on the store's thread
-    recent_ranges = tuple(box.recent_ranges)
-
-    def is_recent(uid: int) -> bool:
-        return any(low <= uid <= high for low, high in recent_ranges)
-
-    renderers = [_renderer(item, is_recent) for item in items]
-    nil_answer = all(item is A.UID or item in _NIL_VALUES for item in items)
-
-    def render(row: Row) -> bytes:
-        seq = bisect.bisect_left(session_uids, row[_UID]) + 1
-        return b"* %d FETCH (%s)\r\n" % (seq, b" ".join([r(row) for r in renderers]))
-
-    def gone(uid: int) -> bytes | None:
-        if not nil_answer:
-            return None
-        seq = bisect.bisect_left(session_uids, uid) + 1
-        values = [b"UID %d" % uid if item is A.UID else _NIL_VALUES[item] for item in items]
-        return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(values))
-
+    columns = views.fetch_columns(_columns(items))
+    render, gone = _line_renderers(box, items, columns)
     start = 0
     while start < len(uids):
-        batch = await views.fetch_batch(mail, box.info.id, uids, start, with_body, with_raw,
-                                        changedsince, render, gone, BATCH_BYTES)
+        batch = await views.fetch_batch(mail, box.info.id, uids, start, columns, changedsince,
+                                        render, gone, BATCH_BYTES)
         if missing is not None:
             missing.extend(batch.missing)
         if batch.data:

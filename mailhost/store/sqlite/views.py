@@ -118,11 +118,16 @@ _CACHES: weakref.WeakKeyDictionary[SqliteMailStore, dict[int, _Snapshot]] = (
 )
 
 
-def _keywords(conn: sqlite3.Connection, mailbox_id: int, since: int) -> set[str]:
-    rows = conn.execute(
-        "SELECT DISTINCT keywords FROM message WHERE mailbox_id = ? AND modseq > ? "
-        "AND keywords <> ''", (mailbox_id, since))
-    return {word for (text,) in rows for word in text.split()}
+def _keywords(conn: sqlite3.Connection, mailbox_id: int, since: int | None) -> set[str]:
+    """Keywords set on the mailbox's messages (only those changed after MODSEQ ``since``)."""
+    if since is None:
+        # In UID order, the planner walks the UID index, whose rows lie in table order.
+        rows = conn.execute("SELECT keywords FROM message WHERE mailbox_id = ? "
+                            "AND keywords <> '' ORDER BY uid", (mailbox_id,))
+    else:
+        rows = conn.execute("SELECT keywords FROM message WHERE mailbox_id = ? AND modseq > ? "
+                            "AND keywords <> ''", (mailbox_id, since))
+    return {word for text in set(itertools.chain.from_iterable(rows)) for word in text.split()}
 
 
 def _first_unseen(conn: sqlite3.Connection, mailbox_id: int) -> int:
@@ -159,7 +164,7 @@ def _snapshot(
         keywords = old.keywords | _keywords(conn, mailbox_id, old.highestmodseq)
     else:
         uids = _all_uids(conn, mailbox_id)
-        keywords = frozenset(_keywords(conn, mailbox_id, -1))
+        keywords = frozenset(_keywords(conn, mailbox_id, None))
     snapshot = _Snapshot(uidnext, modseq, uids, frozenset(keywords),
                          _first_unseen(conn, mailbox_id))
     cache[mailbox_id] = snapshot
@@ -276,22 +281,23 @@ async def changes_since(
 
 
 def _uid_windows(
-    uids: Sequence[int], column: str = "g.uid"
-) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    """SQL conditions on ``column`` that together cover ``uids`` (ascending), in order.
+    uids: Sequence[int], start: int = 0, column: str = "g.uid"
+) -> Iterator[tuple[int, str, tuple[Any, ...]]]:
+    """SQL conditions on ``column`` that together cover ``uids[start:]`` (ascending), in
+    order, each with the index in ``uids`` where its window ends.
 
     A dense run becomes a BETWEEN range, which walks the (mailbox_id, uid) index in order;
     a sparse one a json_each list, so ``1,100000`` does not scan what lies in between. Rows
     inside a range that were not asked for must be skipped by the caller.
     """
-    for start in range(0, len(uids), JSON_CHUNK):
-        window = uids[start:start + JSON_CHUNK]
-        low, high = window[0], window[-1]
-        if high - low + 1 <= 2 * len(window):
-            yield f"{column} BETWEEN ? AND ?", (low, high)
+    for first in range(start, len(uids), JSON_CHUNK):
+        end = min(first + JSON_CHUNK, len(uids))
+        low, high = uids[first], uids[end - 1]
+        if high - low + 1 <= 2 * (end - first):
+            yield end, f"{column} BETWEEN ? AND ?", (low, high)
         else:
-            yield f"{column} IN (SELECT value FROM json_each(?))", (
-                "[" + ",".join(map(str, window)) + "]",)
+            yield end, f"{column} IN (SELECT value FROM json_each(?))", (
+                "[" + ",".join(map(str, uids[first:end])) + "]",)
 
 
 def flag_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int],
@@ -300,7 +306,7 @@ def flag_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int],
     ``condition`` (SQL on alias g)."""
     wanted = set(uids)
     out: list[FlagRow] = []
-    for where, params in _uid_windows(uids):
+    for _end, where, params in _uid_windows(uids):
         out.extend(row for row in conn.execute(
             "SELECT g.uid, g.modseq, g.flags, g.keywords FROM message g "
             f"WHERE g.mailbox_id = ? AND {where} AND {condition} ORDER BY g.uid",
@@ -345,28 +351,38 @@ async def changed_flags(mail: SqliteMailStore, mailbox_id: int, modseq: int) -> 
 
 # -- FETCH ------------------------------------------------------------------------------------
 
-MESSAGE_COLUMNS = ("g.uid", "g.modseq", "g.flags", "g.keywords", "g.size", "g.internaldate",
-                   "g.internaldate_tz")
-BODY_COLUMNS = ("b.envelope", "b.body_simple", "b.bodystructure", "b.tree", "b.header_end")
-RAW_COLUMN = "r.raw"
+MESSAGE_COLUMNS = ("uid", "modseq", "flags", "keywords", "size", "internaldate",
+                   "internaldate_tz")
+BODY_COLUMNS = ("envelope", "body_simple", "bodystructure", "tree", "header_end")
+RAW_COLUMN = "raw"
+_TABLE_OF = {**{name: "g" for name in MESSAGE_COLUMNS}, **{name: "b" for name in BODY_COLUMNS},
+             RAW_COLUMN: "r"}
 
 
-def fetch_sql(with_body: bool, with_raw: bool, changedsince: bool, where: str) -> str:
-    """The query behind one FETCH window; columns in the order of the *_COLUMNS above.
+def fetch_columns(wanted: frozenset[str]) -> tuple[str, ...]:
+    """The columns of a FETCH row: ``uid`` first, then those of ``wanted`` in a fixed order.
 
-    With ``changedsince``, ``where`` should test ``+g.uid``, which keeps the planner off the
-    UID index so that the MODSEQ index finds the few changed rows.
+    Only what is rendered is selected: each extra column costs as much as stepping the row.
     """
-    columns = list(MESSAGE_COLUMNS)
+    return ("uid", *(name for name in _TABLE_OF if name != "uid" and name in wanted))
+
+
+def fetch_sql(columns: tuple[str, ...], changedsince: bool, where: str) -> str:
+    """The query behind one FETCH window, selecting ``columns`` (from :func:`fetch_columns`).
+
+    The body tables are joined only when some of their columns are wanted. With
+    ``changedsince``, ``where`` should test ``+g.uid``, which keeps the planner off the UID
+    index so that the MODSEQ index finds the few changed rows.
+    """
+    tables = {_TABLE_OF[name] for name in columns}
     joins = ""
-    if with_body or with_raw:
-        columns.extend(BODY_COLUMNS)
+    if "b" in tables:
         joins += " JOIN body b ON b.id = g.body_id"
-    if with_raw:
-        columns.append(RAW_COLUMN)
+    if "r" in tables:
         joins += " JOIN body_raw r ON r.body_id = g.body_id"
+    select = ", ".join(f"{_TABLE_OF[name]}.{name}" for name in columns)
     condition = f"g.mailbox_id = ? AND {where}" + (" AND g.modseq > ?" if changedsince else "")
-    return f"SELECT {', '.join(columns)} FROM message g{joins} WHERE {condition} ORDER BY g.uid"
+    return f"SELECT {select} FROM message g{joins} WHERE {condition} ORDER BY g.uid"
 
 
 @dataclass
@@ -380,27 +396,28 @@ class FetchBatch:
 
 async def fetch_batch(
     mail: SqliteMailStore, mailbox_id: int, uids: Sequence[int], start: int,
-    with_body: bool, with_raw: bool, changedsince: int | None,
+    columns: tuple[str, ...], changedsince: int | None,
     render: Callable[[Sequence[Any]], bytes], gone: Callable[[int], bytes | None],
     max_bytes: int,
 ) -> FetchBatch:
     """Render responses for ``uids[start:]`` (ascending) until ``max_bytes`` are rendered.
 
-    ``render`` turns a row (columns as :func:`fetch_sql` lists them) into a response line;
+    ``render`` turns a row (``columns``, from :func:`fetch_columns`) into a response line;
     ``gone`` answers for a requested UID with no row, in its place, or returns None to have
     it listed as missing. Both run on the database thread, so no row object outlives them.
     With ``changedsince`` only rows with a newer MODSEQ come back, and a requested UID with
     no row is passed over (it may simply be unchanged).
     """
+    column = "+g.uid" if changedsince is not None else "g.uid"
+    extra = (changedsince,) if changedsince is not None else ()
 
     def run(conn: sqlite3.Connection) -> FetchBatch:
         out: list[bytes] = []
         size = 0
         missing: list[int] = []
         position = start
-        end = min(start + JSON_CHUNK, len(uids))
 
-        def skip_to(uid: int) -> None:
+        def skip_to(uid: int, end: int) -> None:
             nonlocal position
             while position < end and uids[position] < uid:
                 if changedsince is None:
@@ -411,22 +428,21 @@ async def fetch_batch(
                         out.append(line)
                 position += 1
 
-        column = "+g.uid" if changedsince is not None else "g.uid"
-        extra = (changedsince,) if changedsince is not None else ()
-        for where, params in _uid_windows(uids[start:end], column):
-            sql = fetch_sql(with_body, with_raw, changedsince is not None, where)
+        for end, where, params in _uid_windows(uids, start, column):
+            sql = fetch_sql(columns, changedsince is not None, where)
             for row in conn.execute(sql, (mailbox_id, *params, *extra)):
                 uid = row[0]
-                skip_to(uid)
-                if position == end or uids[position] != uid:
-                    continue  # inside a range but not asked for
+                if position >= end or uids[position] != uid:
+                    skip_to(uid, end)
+                    if position >= end or uids[position] != uid:
+                        continue  # inside a range but not asked for
                 position += 1
                 line = render(row)
                 out.append(line)
                 size += len(line)
                 if size >= max_bytes:
                     return FetchBatch(b"".join(out), position, missing)
-        skip_to(uids[end - 1] + 1)
-        return FetchBatch(b"".join(out), end, missing)
+            skip_to(uids[end - 1] + 1, end)
+        return FetchBatch(b"".join(out), len(uids), missing)
 
     return await _run(mail, run)
