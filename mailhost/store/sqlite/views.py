@@ -13,6 +13,7 @@ the cached list up to date; a full scan is needed only when those expunges are f
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import sqlite3
 import weakref
@@ -41,12 +42,16 @@ def uid_array(values: Iterator[int] | Sequence[int] = ()) -> array[int]:
 
 
 async def _run(mail: SqliteMailStore, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """``mail.run(fn)`` under the account lock.
+    """``mail.run(fn)``, under the account's ``lock`` while the store has one.
 
-    Store methods hold the lock across the several hops of one transaction; without it a read
-    could run between two of them and see (or, for a write, land inside) that transaction.
+    Store methods that spread one transaction over several hops hold that lock; without it a
+    read could run between two of their hops and see (or, for a write, land inside) their
+    transaction. A store whose every operation is one ``run`` needs no lock around it.
     """
-    async with mail.lock:
+    lock: asyncio.Lock | None = getattr(mail, "lock", None)
+    if lock is None:
+        return await mail.run(fn)
+    async with lock:
         return await mail.run(fn)
 
 
@@ -80,7 +85,11 @@ def _read(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
 
 def _claim(conn: sqlite3.Connection, mailbox_id: int, upto: int) -> int:
     """Take \\Recent for UIDs below ``upto`` (same rule as ``SqliteMailStore.claim_recent``);
-    returns the first UID that is recent for the caller."""
+    returns the first UID that is recent for the caller.
+
+    Like ``claim_recent`` it does not wake IDLE sessions: the claim changes nothing another
+    session reports.
+    """
 
     def claim() -> int:
         row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
