@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from mailhost.connection import IdleTimeout
 from mailhost.linebuffer import LineTooLong
 from mailhost.protocols.imap import commands as cmd
 from mailhost.protocols.imap.fetch import fetch_responses, sets_seen
 from mailhost.protocols.imap.fetchatt import BinarySection, BinarySize, FetchAttribute
-from mailhost.protocols.imap.searchkeys import ModSeqAtLeast, SearchKey
+from mailhost.protocols.imap.searchkeys import HasFlag, ModSeqAtLeast, SearchKey
 from mailhost.protocols.imap.sequence import format_uid_set
 from mailhost.protocols.imap.session import ImapSession, may_expunge
 from mailhost.protocols.imap.state import State
@@ -123,7 +124,7 @@ async def _search_uids(
     scope = SearchScope(
         resolve_sequence=lambda seqset: box.resolve(seqset, uid=False),
         resolve_uids=lambda seqset: box.resolve(seqset, uid=True),
-        recent=set(box.recent_uids()),
+        recent=set(box.recent_uids()) if _uses(key, _is_recent_key) else set(),
     )
     compiled = compile_search(key, scope)
     rows = await mail.search(box.info.id, compiled.where, compiled.params, compiled.needs_text)
@@ -131,12 +132,22 @@ async def _search_uids(
     return [uid for uid, _ in known], max((m for _, m in known), default=0)
 
 
-def _uses_modseq(key: SearchKey) -> bool:
-    if isinstance(key, ModSeqAtLeast):
+def _uses(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
+    """Whether ``key`` or any key inside it passes ``test``."""
+    if test(key):
         return True
     children = [getattr(key, name) for name in ("key", "left", "right") if hasattr(key, name)]
     children.extend(getattr(key, "keys", ()))
-    return any(_uses_modseq(child) for child in children)
+    return any(_uses(child, test) for child in children)
+
+
+def _is_modseq_key(key: SearchKey) -> bool:
+    return isinstance(key, ModSeqAtLeast)
+
+
+def _is_recent_key(key: SearchKey) -> bool:
+    """RECENT, NEW and OLD: only they need the session's \\Recent UIDs listed."""
+    return isinstance(key, HasFlag) and key.flag.lower() == "\\recent"
 
 
 def _saved_result(uids: list[int], options: frozenset[cmd.SearchReturn]) -> tuple[int, ...]:
@@ -158,7 +169,7 @@ async def search(session: ImapSession, command: cmd.Search) -> None:
         box.saved_search = ()  # RFC 5182 §2.1: if this SEARCH fails, "$" is empty
     uids, highest = await _search_uids(session, command.key)
     numbers = uids if command.uid else [box.seq_of(uid) or 0 for uid in uids]
-    modseq = _uses_modseq(command.key)
+    modseq = _uses(command.key, _is_modseq_key)
     if modseq:
         session.enabled.add("CONDSTORE")
     if options is None:
