@@ -56,20 +56,24 @@ async def _run(mail: SqliteMailStore, fn: Callable[[sqlite3.Connection], T]) -> 
 
 
 def _write(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
-    """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT, mapping busy/full to a retry-later."""
+    """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT, rolled back if anything fails; busy,
+    full or I/O errors (and any failed COMMIT) become a retry-later store error."""
     try:
         conn.execute("BEGIN IMMEDIATE")
         result = fn()
-        conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         mapped = temporary_error(exc)
         if mapped is not None:
             raise mapped from exc
-        if isinstance(exc, sqlite3.Error):
-            raise TemporaryStoreError(f"could not commit: {exc}") from exc
         raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}") from exc
     return result
 
 
