@@ -346,12 +346,16 @@ async def unseen_among(mail: SqliteMailStore, mailbox_id: int,
 
 
 async def deleted_among(mail: SqliteMailStore, mailbox_id: int,
-                        uids: Sequence[int]) -> list[int]:
-    """Those of ``uids`` (ascending) marked \\Deleted, for EXPUNGE and CLOSE."""
+                        uids: Sequence[int] | None) -> list[int]:
+    """Those of ``uids`` (ascending; None: the whole mailbox) marked \\Deleted, ascending."""
+    condition = f"(g.flags & {DELETED}) != 0"
+    if uids is None:
+        return await _run(mail, lambda conn: [uid for (uid,) in conn.execute(
+            f"SELECT g.uid FROM message g WHERE g.mailbox_id = ? AND {condition} "
+            "ORDER BY g.uid", (mailbox_id,))])
     if not uids:
         return []
-    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids,
-                                                   f"(g.flags & {DELETED}) != 0"))
+    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids, condition))
     return [row[0] for row in rows]
 
 

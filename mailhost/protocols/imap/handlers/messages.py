@@ -237,7 +237,10 @@ async def move(session: ImapSession, command: cmd.Move) -> None:
 async def _expunge_deleted(session: ImapSession, only: list[int] | None) -> None:
     mail = session.require_mail()
     box = session.require_selected()
-    deleted = await views.deleted_among(mail, box.info.id, box.uids if only is None else only)
+    # Only messages this session knows of: one delivered meanwhile is not the client's to
+    # expunge yet.
+    deleted = [uid for uid in await views.deleted_among(mail, box.info.id, only)
+               if box.seq_of(uid) is not None]
     if deleted:
         await mail.expunge(box.info.id, deleted)
 
