@@ -10,7 +10,7 @@ The index is only the UIDs, as a compact array in sequence order, and \\Recent a
 ranges: flags, sizes and dates stay in the store and are read when a command needs them, so an
 idle session on a big folder costs 4 bytes per message and one on a small folder a few hundred
 bytes. Flag changes reach the client from the rows whose MODSEQ moved; the MODSEQs this
-session's own STORE wrote are remembered until the next refresh, so they are not echoed.
+session's own STOREs wrote are remembered until the next refresh, so they are not echoed.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class SelectedMailbox:
     expunged_pending: set[int] = field(default_factory=set)  # gone from the store, not yet told
     pending_since: int = 0  # a MODSEQ below every pending expunge: all before it is told
     saved_search: tuple[int, ...] = ()  # SEARCHRES ``$`` (UIDs)
-    own_writes: dict[int, int] = field(default_factory=dict)  # uid -> MODSEQ our STORE gave it
+    # MODSEQs of this session's own STOREs since the last report: each commit has its own
+    # MODSEQ, so a row still carrying one of them was last changed by this session.
+    own_modseqs: set[int] = field(default_factory=set)
 
     @classmethod
     async def open(
@@ -148,8 +150,7 @@ class SelectedMailbox:
 
     def note_own_updates(self, updated: Iterable[MessageMeta]) -> None:
         """Remember changes this session made itself (STORE), so refresh does not echo them."""
-        for meta in updated:
-            self.own_writes[meta.uid] = meta.modseq
+        self.own_modseqs.update(meta.modseq for meta in updated)
 
     async def refresh(
         self, mail: SqliteMailStore, allow_expunge: bool, condstore: bool, qresync: bool,
@@ -177,7 +178,7 @@ class SelectedMailbox:
             self.known_modseq = changes.highestmodseq
             self.info = dataclasses.replace(self.info, uidnext=changes.uidnext,
                                             highestmodseq=changes.highestmodseq)
-            self.own_writes.clear()
+            self.own_modseqs.clear()
         elif allow_expunge:
             out.extend(self._report_expunges(qresync))
         if self.expunged_pending and condstore:
@@ -198,7 +199,7 @@ class SelectedMailbox:
         out = []
         for row in changed:
             uid, modseq = row[0], row[1]
-            if self.own_writes.get(uid) == modseq or uid in self.expunged_pending \
+            if modseq in self.own_modseqs or uid in self.expunged_pending \
                     or self.seq_of(uid) is None:
                 continue
             out.append(self.row_flags_line(row, with_uid=condstore, modseq=condstore))
