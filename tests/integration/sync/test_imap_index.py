@@ -75,6 +75,11 @@ def test_sparse_and_dense_fetch_sets_answer_exactly_what_was_asked(
     mixed = wire.ok(b"UID FETCH 3:5,17,39:* (FLAGS)")
     assert uids_of(mixed) == [3, 4, 5, 17, 39, 40]
     assert len(wire.ok(b"FETCH 1:* (FLAGS RFC822.SIZE)")) == 40
+    modseq = int(re.findall(rb"MODSEQ \((\d+)\)", b" ".join(wire.ok(b"FETCH 1:* (MODSEQ)")))[-1])
+    wire.ok(b"STORE 2,39 +FLAGS.SILENT (\\Flagged)")
+    changed = wire.ok(b"UID FETCH 1,2,39:40 (FLAGS) (CHANGEDSINCE %d)" % modseq)
+    assert uids_of(changed) == [2, 39]
+    assert uids_of(wire.ok(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % modseq)) == [2, 39]
 
 
 def test_a_fetch_bigger_than_one_batch_comes_whole_and_in_order(
