@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 A = FetchAttribute
 PARSED_ITEMS = frozenset({A.ENVELOPE, A.BODY, A.BODYSTRUCTURE})
-RAW_ITEMS = frozenset({A.RFC822, A.RFC822_HEADER, A.RFC822_TEXT})
 SEEN_ITEMS = frozenset({A.RFC822, A.RFC822_TEXT})
 BATCH_BYTES: Final = 256 * 1024  # rendered per store hop and per write
 
@@ -50,10 +49,6 @@ _NIL_VALUES: Final[dict[FetchItem, bytes]] = {
 
 Row = Sequence[Any]
 Renderer = Callable[[Row], bytes]
-
-
-def needs_raw(item: FetchItem) -> bool:
-    return isinstance(item, BodySection) or item in RAW_ITEMS
 
 
 def sets_seen(item: FetchItem) -> bool:
