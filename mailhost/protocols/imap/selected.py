@@ -81,6 +81,17 @@ class SelectedMailbox:
             return index + 1
         return None
 
+    def seqs_of(self, uids: Iterable[int]) -> list[int]:
+        """Sequence numbers of ascending ``uids`` (0 for one the session does not know), in
+        one pass: each search starts where the previous one ended."""
+        mine = self.uids
+        out: list[int] = []
+        index = 0
+        for uid in uids:
+            index = bisect.bisect_left(mine, uid, index)
+            out.append(index + 1 if index < len(mine) and mine[index] == uid else 0)
+        return out
+
     def is_recent(self, uid: int) -> bool:
         return any(low <= uid <= high for low, high in self.recent_ranges)
 

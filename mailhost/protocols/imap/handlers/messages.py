@@ -117,8 +117,9 @@ async def store(session: ImapSession, command: cmd.Store) -> None:
 
 async def _search_uids(
     session: ImapSession, key: SearchKey
-) -> tuple[list[int], int]:
-    """Matching UIDs the client knows about, and the highest MODSEQ among them."""
+) -> tuple[list[int], list[int], int]:
+    """Matching UIDs the client knows about, their sequence numbers, and the highest MODSEQ
+    among them."""
     mail = session.require_mail()
     box = session.require_selected()
     scope = SearchScope(
@@ -128,8 +129,15 @@ async def _search_uids(
     )
     compiled = compile_search(key, scope)
     rows = await mail.search(box.info.id, compiled.where, compiled.params, compiled.needs_text)
-    known = [(uid, modseq) for uid, modseq in rows if box.seq_of(uid) is not None]
-    return [uid for uid, _ in known], max((m for _, m in known), default=0)
+    uids: list[int] = []
+    seqs: list[int] = []
+    highest = 0
+    for (uid, modseq), seq in zip(rows, box.seqs_of([row[0] for row in rows]), strict=True):
+        if seq:
+            uids.append(uid)
+            seqs.append(seq)
+            highest = max(highest, modseq)
+    return uids, seqs, highest
 
 
 def _uses(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
@@ -167,8 +175,8 @@ async def search(session: ImapSession, command: cmd.Search) -> None:
     options = command.return_options
     if options is not None and cmd.SearchReturn.SAVE in options:
         box.saved_search = ()  # RFC 5182 §2.1: if this SEARCH fails, "$" is empty
-    uids, highest = await _search_uids(session, command.key)
-    numbers = uids if command.uid else [box.seq_of(uid) or 0 for uid in uids]
+    uids, seqs, highest = await _search_uids(session, command.key)
+    numbers = uids if command.uid else seqs
     modseq = _uses(command.key, _is_modseq_key)
     if modseq:
         session.enabled.add("CONDSTORE")
