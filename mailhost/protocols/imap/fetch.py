@@ -129,10 +129,10 @@ def _columns(items: Sequence[FetchItem]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def _recent_test(ranges: Sequence[tuple[int, int]]) -> Callable[[int], bool]:
-    """Membership in the session's \\Recent ranges, cheapest for the usual zero or one."""
+def _recent_test(ranges: Sequence[tuple[int, int]]) -> Callable[[int], bool] | None:
+    """Membership in the session's \\Recent ranges; None when there are none (the usual)."""
     if not ranges:
-        return lambda uid: False
+        return None
     if len(ranges) == 1:
         low, high = ranges[0]
         return lambda uid: low <= uid <= high
@@ -141,7 +141,7 @@ def _recent_test(ranges: Sequence[tuple[int, int]]) -> Callable[[int], bool]:
 
 
 def _renderer(
-    item: FetchItem, at: dict[str, int], is_recent: Callable[[int], bool]
+    item: FetchItem, at: dict[str, int], is_recent: Callable[[int], bool] | None
 ) -> Renderer:
     """How one item renders from a row whose column positions ``at`` gives."""
     if isinstance(item, BodySection):
@@ -155,7 +155,10 @@ def _renderer(
         return lambda row: b"UID %d" % row[0]
     if item is A.FLAGS:
         flags, keywords = at["flags"], at["keywords"]
-        return lambda row: flags_item(row[flags], row[keywords], is_recent(row[0]))
+        if is_recent is None:
+            return lambda row: flags_item(row[flags], row[keywords], False)
+        recent = is_recent
+        return lambda row: flags_item(row[flags], row[keywords], recent(row[0]))
     if item is A.INTERNALDATE:
         when, zone = at["internaldate"], at["internaldate_tz"]
         return lambda row: internaldate_item(row[when], row[zone])
