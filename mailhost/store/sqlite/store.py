@@ -53,10 +53,10 @@ class SqliteStore:
         self.observer: StoreObserver | None = None  # told of every committed change
 
     @classmethod
-    async def open(cls, data_dir: Path) -> SqliteStore:
+    async def open(cls, data_dir: Path, pool: DatabasePool | None = None) -> SqliteStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = await open_database(data_dir / "accounts.sqlite", SqliteDirectory.migrations)
-        return cls(data_dir, SqliteDirectory(db))
+        return cls(data_dir, SqliteDirectory(db), pool)
 
     def account_path(self, user_id: int) -> Path:
         return self.data_dir / "mail" / f"{user_id}.sqlite"
