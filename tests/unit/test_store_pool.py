@@ -139,3 +139,23 @@ async def test_a_cancelled_caller_does_not_let_the_next_one_in_early(tmp_path: P
             assert order == ["slow", "next"]
     finally:
         await store.close()
+
+
+async def test_closing_the_quiet_connection_does_not_wake_idle_sessions(tmp_path: Path) -> None:
+    store = await open_store(tmp_path, idle_seconds=0.2)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(1))  # a WAL with frames: closing checkpoints it
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None
+            wakes = 0
+            generation = mail.generation
+            deadline = asyncio.get_running_loop().time() + 4
+            while asyncio.get_running_loop().time() < deadline:
+                if await mail.wait_for_change(generation, 0.5):
+                    wakes += 1
+                    generation = mail.generation
+                    await mail.mailbox_version(inbox.id)  # what a woken session reads
+            assert wakes <= 3  # the checkpoint on closing (and a second look); no cycle
+    finally:
+        await store.close()

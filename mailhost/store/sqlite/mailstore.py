@@ -378,15 +378,22 @@ class SqliteMailStore:
         return True
 
     def _file_state(self) -> tuple[int, ...]:
-        """Size and mtime of the database and its WAL: any commit by anyone moves them."""
+        """Size and mtime of the database and its WAL: any commit by anyone moves them.
+
+        A WAL that is missing or empty counts as one state: this process's connections come
+        and go with use, opening one creates an empty WAL and closing the last one deletes
+        it. Were that a move, a woken session's read would reopen the connection and its
+        closing wake the session again, for ever. (Closing after a commit checkpoints the WAL
+        into the database: one more spurious wake-up, once.)
+        """
         state: list[int] = []
         for name in (str(self.path), f"{self.path}-wal"):
             try:
                 info = os.stat(name)
             except OSError:
-                state.extend((-1, -1))
+                state.extend((0, 0))
             else:
-                state.extend((info.st_size, info.st_mtime_ns))
+                state.extend((info.st_size, info.st_mtime_ns) if info.st_size else (0, 0))
         return tuple(state)
 
     async def _watch_other_processes(self) -> None:
