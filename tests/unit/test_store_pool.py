@@ -159,3 +159,27 @@ async def test_closing_the_quiet_connection_does_not_wake_idle_sessions(tmp_path
             assert wakes <= 3  # the checkpoint on closing (and a second look); no cycle
     finally:
         await store.close()
+
+
+async def test_a_full_disk_fails_the_whole_group_with_a_retry_later(tmp_path: Path) -> None:
+    from mailhost.store.interface import TemporaryStoreError
+    from mailhost.testing.server import cap_at_current_size, lift_page_cap
+
+    store = await open_store(tmp_path, idle_seconds=0.05)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(0))
+            old = await cap_at_current_size(mail)
+            await asyncio.sleep(0.3)  # the cap must outlive the connection it was set on
+            results = await asyncio.gather(
+                *(mail.append("INBOX", message(n, 3000)) for n in range(5)),
+                return_exceptions=True)
+            assert all(isinstance(r, TemporaryStoreError) for r in results)
+            await mail.run(assert_consistent)
+            assert (await mail.usage())[1] == 1
+            await lift_page_cap(mail, old)
+            _info, meta = await mail.append("INBOX", message(9, 3000))
+            assert meta.uid == 2
+            await mail.run(assert_consistent)
+    finally:
+        await store.close()

@@ -697,7 +697,7 @@ class SqliteMailStore:
         for n, item in enumerate(batch):
             try:
                 prepared.append((n, self._prepare(item)))
-                outcomes.append(StoreError("not stored"))
+                outcomes.append(TemporaryStoreError("not stored"))  # until its insert is done
             except Exception as exc:
                 outcomes.append(exc)
         if not prepared:
@@ -718,7 +718,7 @@ class SqliteMailStore:
                 except Exception as exc:
                     if not conn.in_transaction:  # SQLite rolled it all back (full, I/O error)
                         lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
-                        for m, _message in prepared:
+                        for m in [*stored, n]:  # later ones stay "not stored"
                             outcomes[m] = lost
                         return outcomes
                     conn.execute("ROLLBACK TO append")
@@ -731,7 +731,7 @@ class SqliteMailStore:
             _rollback(conn)
             if isinstance(exc, Exception):
                 lost = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
-                for n in stored:
+                for n in stored:  # the rest keep their own error or "not stored"
                     outcomes[n] = lost
                 return outcomes
             raise
