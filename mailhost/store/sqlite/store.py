@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailhost.store.events import StoreObserver
-from mailhost.store.interface import StoreError, User
+from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
 from mailhost.store.sqlite.mailstore import QuotaSource, SqliteMailStore
@@ -27,11 +26,6 @@ class NoSuchAccount(StoreError):
 # unused (see pool.py), so keeping it costs little.
 IDLE_KEEP_SECONDS = 300.0
 MAX_IDLE_ACCOUNTS = 64
-# A user row read from the directory is reused while the directory's files have not moved
-# (any commit, by this process or another, moves them), for at most this long: a delivery
-# or APPEND then costs no hop to the directory's thread for the account and its quota.
-USER_CACHE_SECONDS = 2.0
-USER_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -55,7 +49,6 @@ class SqliteStore:
         self.directory = directory
         self.pool = pool if pool is not None else DatabasePool()  # shared by every account
         self._open: dict[str, _OpenAccount] = {}
-        self._users: dict[str, tuple[tuple[int, ...], float, User | None]] = {}
         self._opening = asyncio.Lock()
         self.observer: StoreObserver | None = None  # told of every committed change
 
@@ -63,7 +56,7 @@ class SqliteStore:
     async def open(cls, data_dir: Path, pool: DatabasePool | None = None) -> SqliteStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = await open_database(data_dir / "accounts.sqlite", SqliteDirectory.migrations)
-        return cls(data_dir, SqliteDirectory(db), pool)
+        return cls(data_dir, SqliteDirectory(db, data_dir / "accounts.sqlite"), pool)
 
     def account_path(self, user_id: int) -> Path:
         return self.data_dir / "mail" / f"{user_id}.sqlite"
@@ -71,7 +64,7 @@ class SqliteStore:
     @contextlib.asynccontextmanager
     async def account(self, address: str) -> AsyncIterator[SqliteMailStore]:
         """The mail store of ``address``, shared with its other sessions while any is open."""
-        user = await self._user(address)
+        user = await self.directory.get_user(address)
         if user is None:
             raise NoSuchAccount(f"no account {address!r}")
         async with self._opening:
@@ -105,35 +98,9 @@ class SqliteStore:
 
     def _quota_source(self, address: str) -> QuotaSource:
         async def limits() -> tuple[int, int]:
-            user = await self._user(address)
+            user = await self.directory.get_user(address)
             return (user.quota_bytes, user.quota_messages) if user else (0, 0)
         return limits
-
-    def _directory_state(self) -> tuple[int, ...]:
-        state: list[int] = []
-        for name in ("accounts.sqlite", "accounts.sqlite-wal"):
-            try:
-                info = os.stat(self.data_dir / name)
-            except OSError:
-                state.extend((-1, -1))
-            else:
-                state.extend((info.st_size, info.st_mtime_ns))
-        return tuple(state)
-
-    async def _user(self, address: str) -> User | None:
-        """The directory's user row, from a short cache that any directory commit empties."""
-        state = self._directory_state()  # before the read: a commit after it moves the state
-        now = time.monotonic()
-        cached = self._users.get(address)
-        if cached is not None and cached[0] == state and now - cached[1] < USER_CACHE_SECONDS:
-            return cached[2]
-        user = await self.directory.get_user(address)
-        if state[0] == -1:
-            return user  # the directory is not where we look: no way to see its changes
-        if len(self._users) >= USER_CACHE_SIZE:
-            self._users.clear()
-        self._users[address] = (state, now, user)
-        return user
 
     async def _close_entry(self, address: str) -> None:
         entry = self._open.pop(address)
