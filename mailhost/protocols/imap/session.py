@@ -194,15 +194,15 @@ class ImapSession:
         """``box`` holds everything committed up to ``token`` (read before ``box`` was)."""
         self._synced = None if token is None else (box, token)
 
-    def _in_step(self) -> bool:
+    def _in_step(self, token: bytes | None) -> bool:
         """Nothing was committed to the account since the selected mailbox was last synced.
 
         Commits by this session, other sessions and other processes all move the token, so
         when it has not moved the store has nothing new to say and no query is needed.
         """
         synced = self._synced
-        return synced is not None and synced[0] is self.selected and \
-            self.commit_token() == synced[1]
+        return token is not None and synced is not None and synced[0] is self.selected \
+            and token == synced[1]
 
     async def report_changes(self, allow_expunge: bool) -> None:
         output = _OUTPUT.get()
@@ -212,9 +212,9 @@ class ImapSession:
         box = self.selected
         if box is None or self.mail is None:
             return
-        if not box.expunged_pending and self._in_step():
-            return
         token = self.commit_token()
+        if not box.expunged_pending and self._in_step(token):
+            return
         lines = await box.refresh(self.mail, allow_expunge, self.condstore, self.qresync)
         if lines is None:
             self.selection_gone()
@@ -225,7 +225,8 @@ class ImapSession:
 
     async def check_selection(self) -> None:
         """Before a command: has another session deleted the selected mailbox?"""
-        if self.selected is not None and self.mail is not None and not self._in_step() and \
+        if self.selected is not None and self.mail is not None and \
+                not self._in_step(self.commit_token()) and \
                 await self.mail.mailbox_version(self.selected.info.id) is None:
             self.selection_gone()
 
@@ -325,7 +326,7 @@ class ImapSession:
                           exc_info=head.task.exception())
             if not self._lost:
                 try:
-                    await self._send_output(head.output)
+                    await self._send_output(head.output, self._reports_next())
                     await self.channel.drain()
                 except ConnectionClosed:
                     self._lost = True
@@ -333,10 +334,23 @@ class ImapSession:
             self._pipeline_bytes -= head.size
             self._progress.set()
 
-    async def _send_output(self, output: Output) -> None:
+    def _reports_next(self) -> bool:
+        """Whether the next pipelined command is done and will report every change anyway.
+
+        Then the head's own report is left to it: a burst of APPENDs to the selected
+        mailbox costs one report, not one per message.
+        """
+        if len(self._pipeline) < 2 or not self._pipeline[1].task.done():
+            return False
+        return any(isinstance(piece, _Refresh) and piece.allow_expunge
+                   for piece in self._pipeline[1].output)
+
+    async def _send_output(self, output: Output, reported_later: bool) -> None:
         for piece in output:
             if not isinstance(piece, _Refresh):
                 self.channel.write(piece)
+                continue
+            if reported_later:
                 continue
             try:
                 await self.report_changes(piece.allow_expunge)
@@ -428,7 +442,10 @@ class ImapSession:
         if entry is None:
             self.bad(command, f"{verb} is not supported")
             return
-        await self.check_selection()
+        if State.AUTHENTICATED.value not in entry.states:
+            # Only a command that needs the selection must learn first that it is gone;
+            # for the others the report after the command says so.
+            await self.check_selection()
         if self.state.value not in entry.states:
             self.bad(command, f"{verb} is not valid in the {self.state.value} state")
             return
