@@ -92,6 +92,18 @@ class _InFlight:
     size: int = 0
 
 
+def _reports_later(pipeline: deque[_InFlight]) -> bool:
+    """Whether the command after the head is done and will report every change anyway.
+
+    Then the head's own report is left to it: a burst of APPENDs to the selected mailbox
+    costs one report, not one per message.
+    """
+    if len(pipeline) < 2 or not pipeline[1].task.done():
+        return False
+    return any(isinstance(piece, _Refresh) and piece.allow_expunge
+               for piece in pipeline[1].output)
+
+
 def may_expunge(command: cmd.Command) -> bool:
     """Whether EXPUNGE (or VANISHED) may be sent while ``command`` runs."""
     return not isinstance(command, _NO_EXPUNGE_DURING) or bool(getattr(command, "uid", False))
@@ -125,10 +137,12 @@ class ImapSession:
         # The selected mailbox and the account's commit token when it was last brought up
         # to date: while the token has not moved there is nothing to report.
         self._synced: tuple[SelectedMailbox, bytes] | None = None
-        self._pipeline: deque[_InFlight] = deque()
+        # Pipelined commands, oldest first; made when the first one starts and dropped once
+        # all are answered, so an idle session does not carry them.
+        self._pipeline: deque[_InFlight] | None = None
         self._pipeline_bytes = 0
         self._flusher: asyncio.Task[None] | None = None
-        self._progress = asyncio.Event()
+        self._progress: asyncio.Event | None = None  # set whenever one is answered
         self._lost = False  # the connection closed while pipelined replies were being sent
 
     # -- replies --------------------------------------------------------------------------
@@ -283,8 +297,9 @@ class ImapSession:
                     await self.settle()
                     await self.dispatch(command)
             except IdleTimeout:
-                await self.settle()
-                self.send(b"* BYE autologout; idle for too long\r\n")
+                with contextlib.suppress(ConnectionClosed):
+                    await self.settle()
+                    self.send(b"* BYE autologout; idle for too long\r\n")
                 break
             except ConnectionClosed:
                 break
@@ -301,6 +316,8 @@ class ImapSession:
     async def _start_pipelined(self, entry: CommandEntry[Any], command: cmd.Command) -> None:
         """Start ``command`` in its own task, its replies buffered until its turn."""
         size = len(getattr(command, "message", b""))
+        if self._pipeline is None or self._progress is None:
+            self._pipeline, self._progress = deque(), asyncio.Event()
         while self._pipeline and (len(self._pipeline) >= PIPELINE_DEPTH
                                   or self._pipeline_bytes + size > PIPELINE_BYTES):
             self._progress.clear()
@@ -318,32 +335,23 @@ class ImapSession:
 
     async def _flush(self) -> None:
         """Send each pipelined command's replies once it and all before it are done."""
-        while self._pipeline:
-            head = self._pipeline[0]
+        pipeline, progress = self._pipeline, self._progress
+        assert pipeline is not None and progress is not None
+        while pipeline:
+            head = pipeline[0]
             await asyncio.wait((head.task,))
             if not head.task.cancelled() and head.task.exception() is not None:
                 log.error("pipelined IMAP command failed for %s", self.username,
                           exc_info=head.task.exception())
             if not self._lost:
                 try:
-                    await self._send_output(head.output, self._reports_next())
+                    await self._send_output(head.output, _reports_later(pipeline))
                     await self.channel.drain()
                 except ConnectionClosed:
                     self._lost = True
-            self._pipeline.popleft()
+            pipeline.popleft()
             self._pipeline_bytes -= head.size
-            self._progress.set()
-
-    def _reports_next(self) -> bool:
-        """Whether the next pipelined command is done and will report every change anyway.
-
-        Then the head's own report is left to it: a burst of APPENDs to the selected
-        mailbox costs one report, not one per message.
-        """
-        if len(self._pipeline) < 2 or not self._pipeline[1].task.done():
-            return False
-        return any(isinstance(piece, _Refresh) and piece.allow_expunge
-                   for piece in self._pipeline[1].output)
+            progress.set()
 
     async def _send_output(self, output: Output, reported_later: bool) -> None:
         for piece in output:
@@ -366,6 +374,7 @@ class ImapSession:
             # finish and the flusher keep their order (see _finish_pipeline).
             await asyncio.shield(self._flusher)
             self._flusher = None
+            self._pipeline = self._progress = None
         if self._lost:
             raise ConnectionClosed()
 
