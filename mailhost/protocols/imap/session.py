@@ -334,36 +334,52 @@ class ImapSession:
             self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        """Send each pipelined command's replies once it and all before it are done."""
+        """Send each pipelined command's replies once it and all before it are done.
+
+        Replies of commands that are already done go out in one write.
+        """
         pipeline, progress = self._pipeline, self._progress
         assert pipeline is not None and progress is not None
+        ready: list[bytes] = []
         while pipeline:
             head = pipeline[0]
-            await asyncio.wait((head.task,))
+            if not head.task.done():
+                await self._write_ready(ready)
+                await asyncio.wait((head.task,))
             if not head.task.cancelled() and head.task.exception() is not None:
                 log.error("pipelined IMAP command failed for %s", self.username,
                           exc_info=head.task.exception())
-            if not self._lost:
-                try:
-                    await self._send_output(head.output, _reports_later(pipeline))
-                    await self.channel.drain()
-                except ConnectionClosed:
-                    self._lost = True
+            await self._send_output(head.output, ready, _reports_later(pipeline))
             pipeline.popleft()
             self._pipeline_bytes -= head.size
             progress.set()
+        await self._write_ready(ready)
 
-    async def _send_output(self, output: Output, reported_later: bool) -> None:
+    async def _write_ready(self, ready: list[bytes]) -> None:
+        """Write the collected replies and wait until the client takes them."""
+        if not ready or self._lost:
+            ready.clear()
+            return
+        self.channel.write(b"".join(ready))
+        ready.clear()
+        try:
+            await self.channel.drain()
+        except ConnectionClosed:
+            self._lost = True
+
+    async def _send_output(self, output: Output, ready: list[bytes],
+                           reported_later: bool) -> None:
         for piece in output:
             if not isinstance(piece, _Refresh):
-                self.channel.write(piece)
+                ready.append(piece)
                 continue
-            if reported_later:
+            if reported_later or self._lost:
                 continue
+            await self._write_ready(ready)  # what the report says comes after these
             try:
                 await self.report_changes(piece.allow_expunge)
             except (ConnectionClosed, IdleTimeout):
-                raise
+                self._lost = True
             except Exception:  # the command itself succeeded; the next one reports instead
                 log.exception("reporting mailbox changes failed for %s", self.username)
 
