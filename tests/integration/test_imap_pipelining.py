@@ -114,3 +114,23 @@ def test_client_gone_during_pipelined_appends(users: MailhostTestServer) -> None
     uids = users.mailbox_uids(ALICE)
     assert uids == list(range(1, len(uids) + 1))  # whatever was started is stored whole
     again.close()
+
+
+def test_synchronizing_append_after_pipelined_ones_gets_its_continuation(
+    users: MailhostTestServer,
+) -> None:
+    raw = RawImap(users.port("imap", "starttls"))
+    raw.login()
+    last = mail(4)
+    raw.send(b"".join(append(b"p%d" % n, b"INBOX", mail(n)) for n in (1, 2, 3))
+             + b"p4 APPEND INBOX {%d}\r\n" % len(last))
+    before: list[bytes] = []
+    while not (line := raw.response_line()).startswith(b"+ "):
+        assert line, "connection closed early"
+        before.append(line)  # replies to p1-p3 may come before the continuation
+    raw.send(last + b"\r\n")
+    tagged, _ = tagged_replies(raw, [b"p1", b"p2", b"p3", b"p4"][len(before):])
+    assert [line.split(b" ")[:2] for line in before + tagged] == [
+        [b"p%d" % n, b"OK"] for n in (1, 2, 3, 4)]
+    assert users.mailbox_uids(ALICE) == [1, 2, 3, 4]
+    raw.close()

@@ -343,16 +343,21 @@ class ImapSession:
         ready: list[bytes] = []
         while pipeline:
             head = pipeline[0]
-            if not head.task.done():
-                await self._write_ready(ready)
-                await asyncio.wait((head.task,))
-            if not head.task.cancelled() and head.task.exception() is not None:
-                log.error("pipelined IMAP command failed for %s", self.username,
-                          exc_info=head.task.exception())
-            await self._send_output(head.output, ready, _reports_later(pipeline))
-            pipeline.popleft()
-            self._pipeline_bytes -= head.size
-            progress.set()
+            try:
+                if not head.task.done():
+                    await self._write_ready(ready)
+                    await asyncio.wait((head.task,))
+                if not head.task.cancelled() and head.task.exception() is not None:
+                    log.error("pipelined IMAP command failed for %s", self.username,
+                              exc_info=head.task.exception())
+                await self._send_output(head.output, ready, _reports_later(pipeline))
+            except Exception:  # never leave the loop waiting for progress that cannot come
+                log.exception("sending pipelined IMAP replies failed for %s", self.username)
+                self._lost = True
+            finally:
+                pipeline.popleft()
+                self._pipeline_bytes -= head.size
+                progress.set()
         await self._write_ready(ready)
 
     async def _write_ready(self, ready: list[bytes]) -> None:
