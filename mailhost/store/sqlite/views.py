@@ -13,7 +13,6 @@ the cached list up to date; a full scan is needed only when those expunges are f
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import sqlite3
 import weakref
@@ -23,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailhost.store.flags import DELETED, SEEN
-from mailhost.store.interface import MailboxInfo, MailboxNotFound, TemporaryStoreError
-from mailhost.store.sqlite.mailstore import temporary_error
+from mailhost.store.interface import MailboxInfo, MailboxNotFound
+from mailhost.store.sqlite.mailstore import transaction
 
 if TYPE_CHECKING:
     from mailhost.store.sqlite.mailstore import SqliteMailStore
@@ -41,42 +40,6 @@ def uid_array(values: Iterator[int] | Sequence[int] = ()) -> array[int]:
     return array("I", values)
 
 
-async def _run(mail: SqliteMailStore, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """``mail.run(fn)``, under the account's ``lock`` while the store has one.
-
-    Store methods that spread one transaction over several hops hold that lock; without it a
-    read could run between two of their hops and see (or, for a write, land inside) their
-    transaction. A store whose every operation is one ``run`` needs no lock around it.
-    """
-    lock: asyncio.Lock | None = getattr(mail, "lock", None)
-    if lock is None:
-        return await mail.run(fn)
-    async with lock:
-        return await mail.run(fn)
-
-
-def _write(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
-    """Run ``fn`` inside BEGIN IMMEDIATE ... COMMIT, rolled back if anything fails; busy,
-    full or I/O errors (and any failed COMMIT) become a retry-later store error."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        result = fn()
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        mapped = temporary_error(exc)
-        if mapped is not None:
-            raise mapped from exc
-        raise
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}") from exc
-    return result
-
-
 def _read(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
     """Run ``fn`` in one read transaction, so its statements see one consistent snapshot
     even when another process commits meanwhile."""
@@ -88,14 +51,14 @@ def _read(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
 
 
 def _claim(conn: sqlite3.Connection, mailbox_id: int, upto: int) -> int:
-    """Take \\Recent for UIDs below ``upto`` (same rule as ``SqliteMailStore.claim_recent``);
-    returns the first UID that is recent for the caller.
+    """Take \\Recent for UIDs below ``upto`` (same rule as ``SqliteMailStore.claim_recent``),
+    in its own transaction; returns the first UID that is recent for the caller.
 
     Like ``claim_recent`` it does not wake IDLE sessions: the claim changes nothing another
     session reports.
     """
 
-    def claim() -> int:
+    def claim(conn: sqlite3.Connection) -> int:
         row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
                            (mailbox_id,)).fetchone()
         if row is None:
@@ -106,7 +69,7 @@ def _claim(conn: sqlite3.Connection, mailbox_id: int, upto: int) -> int:
                          (target, mailbox_id))
         return int(row[0])
 
-    return _write(conn, claim)
+    return transaction(conn, claim)
 
 
 # -- SELECT ---------------------------------------------------------------------------------
@@ -188,7 +151,7 @@ def _snapshot(
 class Selection:
     """What SELECT/EXAMINE reports, read in one hop."""
 
-    info: MailboxInfo  # messages = len(uids); unseen and size are not read (SELECT needs neither)
+    info: MailboxInfo  # counts as read with the UIDs (messages = len(uids))
     uids: array[int]  # ascending; shared, never to be changed in place
     keywords: tuple[str, ...]  # sorted: every keyword in use (a superset once some are gone)
     first_unseen: int  # UID of the first message without \Seen, 0 if none
@@ -205,7 +168,8 @@ async def select_mailbox(mail: SqliteMailStore, name: str, claim: bool) -> Selec
         def snapshot() -> tuple[Any, _Snapshot] | None:
             row = conn.execute(
                 "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
-                "first_recent_uid, expunged_floor FROM mailbox WHERE name = ?", (name,),
+                "first_recent_uid, expunged_floor, unseen, size FROM mailbox WHERE name = ?",
+                (name,),
             ).fetchone()
             if row is None:
                 return None
@@ -220,11 +184,11 @@ async def select_mailbox(mail: SqliteMailStore, name: str, claim: bool) -> Selec
             first_recent = _claim(conn, row[0], row[3])
         info = MailboxInfo(id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3],
                            highestmodseq=row[4], subscribed=bool(row[5]), special_use=row[6],
-                           messages=len(snap.uids))
+                           messages=len(snap.uids), unseen=row[9], size=row[10])
         return Selection(info, snap.uids, tuple(sorted(snap.keywords)), snap.first_unseen,
                          first_recent)
 
-    return await _run(mail, read)
+    return await mail.run(read)
 
 
 # -- catching up --------------------------------------------------------------------------
@@ -287,7 +251,7 @@ async def changes_since(
             first_recent = _claim(conn, mailbox_id, changed[-1][0] + 1)
         return Changes(state[0], state[1], changed, gone, first_recent)
 
-    return await _run(mail, read)
+    return await mail.run(read)
 
 
 # -- per-message reads ----------------------------------------------------------------------
@@ -332,7 +296,7 @@ async def read_flags(mail: SqliteMailStore, mailbox_id: int,
     """Current flags and MODSEQ of the messages among ``uids`` that still exist."""
     if not uids:
         return []
-    return await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids))
+    return await mail.run(lambda conn: flag_rows(conn, mailbox_id, uids))
 
 
 async def unseen_among(mail: SqliteMailStore, mailbox_id: int,
@@ -340,7 +304,7 @@ async def unseen_among(mail: SqliteMailStore, mailbox_id: int,
     """Those of ``uids`` (ascending) without \\Seen."""
     if not uids:
         return []
-    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids,
+    rows = await mail.run(lambda conn: flag_rows(conn, mailbox_id, uids,
                                                    f"(g.flags & {SEEN}) = 0"))
     return [row[0] for row in rows]
 
@@ -350,18 +314,18 @@ async def deleted_among(mail: SqliteMailStore, mailbox_id: int,
     """Those of ``uids`` (ascending; None: the whole mailbox) marked \\Deleted, ascending."""
     condition = f"(g.flags & {DELETED}) != 0"
     if uids is None:
-        return await _run(mail, lambda conn: [uid for (uid,) in conn.execute(
+        return await mail.run(lambda conn: [uid for (uid,) in conn.execute(
             f"SELECT g.uid FROM message g WHERE g.mailbox_id = ? AND {condition} "
             "ORDER BY g.uid", (mailbox_id,))])
     if not uids:
         return []
-    rows = await _run(mail, lambda conn: flag_rows(conn, mailbox_id, uids, condition))
+    rows = await mail.run(lambda conn: flag_rows(conn, mailbox_id, uids, condition))
     return [row[0] for row in rows]
 
 
 async def changed_flags(mail: SqliteMailStore, mailbox_id: int, modseq: int) -> list[FlagRow]:
     """Messages with a MODSEQ above ``modseq`` (QRESYNC's catch-up), by UID."""
-    return await _run(mail, lambda conn: conn.execute(
+    return await mail.run(lambda conn: conn.execute(
         "SELECT uid, modseq, flags, keywords FROM message WHERE mailbox_id = ? AND modseq > ? "
         "ORDER BY uid", (mailbox_id, modseq)).fetchall())
 
@@ -462,4 +426,4 @@ async def fetch_batch(
             skip_to(uids[end - 1] + 1, end)
         return FetchBatch(b"".join(out), len(uids), missing)
 
-    return await _run(mail, run)
+    return await mail.run(run)

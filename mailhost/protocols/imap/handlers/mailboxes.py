@@ -45,6 +45,7 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
         name = validate_mailbox_name(command.mailbox)
     except InvalidMailboxName:
         name = None
+    token = session.commit_token()  # before reading: a commit after it moves the token
     opened = await SelectedMailbox.open(mail, name, command.read_only) if name else None
     if opened is None:
         session.no(command, "no such mailbox", b"NONEXISTENT")
@@ -68,6 +69,7 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
     if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
         await _qresync_catch_up(session, box, command.qresync)
     session.selected = box
+    session.note_synced(box, token)
     session.state = State.SELECTED
     code = b"READ-ONLY" if box.read_only else b"READ-WRITE"
     session.tagged(command.tag, b"OK", f"{'EXAMINE' if command.read_only else 'SELECT'} "
@@ -253,12 +255,14 @@ async def status(session: ImapSession, command: cmd.Status) -> None:
 
 
 async def append(session: ImapSession, command: cmd.Append) -> None:
+    """APPEND; the store looks the mailbox up in the same step that stores the message."""
     mail = session.require_mail()
-    if await mail.get_mailbox(command.mailbox) is None:
+    try:
+        info, meta = await mail.append(command.mailbox, command.message, command.flags,
+                                       command.date_time)
+    except (MailboxNotFound, InvalidMailboxName):
         session.no(command, "mailbox does not exist; create it first", b"TRYCREATE")
         return
-    info, meta = await mail.append(command.mailbox, command.message, command.flags,
-                                   command.date_time)
     await session.complete(command, "completed",
                            b"APPENDUID %d %d" % (info.uidvalidity, meta.uid))
 
