@@ -71,6 +71,7 @@ class MailhostSMTP(SMTP):
         self.handshake_timeout = handshake_timeout
         self.max_recipients = max_recipients
         self._in_data = False
+        self._held: list[bytes] = []  # replies not sent yet (see push)
 
     def _create_session(self) -> MailhostSession:
         return MailhostSession(self.loop)
@@ -79,11 +80,32 @@ class MailhostSMTP(SMTP):
         return MailhostEnvelope()
 
     async def push(self, status: AnyStr) -> None:
-        """Send a reply; str replies get an enhanced status code, bytes go out verbatim."""
+        """Send a reply; str replies get an enhanced status code, bytes go out verbatim.
+
+        A success reply is held back while the client's next command line is already here,
+        and goes out with the next reply that is not (RFC 2920 §3.2 lets a server batch the
+        replies to a pipelined group, as long as it flushes before it waits for input). An
+        MTA's MAIL, RCPT and DATA then cost one write and one wake-up of the client, not three.
+        Only 250 replies and the continuation lines of a multi-line reply are held: never a
+        greeting, 354, a TLS go-ahead, an AUTH challenge or an error that precedes a close.
+        """
         if isinstance(status, str):
-            await super().push(with_enhanced_code(status))
+            line = with_enhanced_code(status).encode("utf-8" if self.enable_SMTPUTF8
+                                                     else "ascii")
         else:
-            await super().push(status)
+            line = status
+        self._held.append(line + b"\r\n")
+        if line[3:4] == b"-" or (line.startswith(b"250") and self._next_command_waiting()):
+            return
+        data = b"".join(self._held)
+        self._held.clear()
+        self._writer.write(data)
+        await self._writer.drain()
+
+    def _next_command_waiting(self) -> bool:
+        """A whole command line is buffered, so the loop reads it without waiting."""
+        buffered = getattr(self._reader, "_buffer", None)  # aiosmtpd itself uses it too
+        return buffered is not None and b"\n" in buffered
 
     async def smtp_EHLO(self, hostname: str) -> None:
         self.command_size_limits = _command_limits()
