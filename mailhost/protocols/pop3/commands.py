@@ -175,6 +175,7 @@ async def login(
         session.reply(err("cannot open maildrop", "SYS/TEMP"))
         await session.stack.aclose()
         return
+    session.stack.callback(session.readahead.close)  # before the account is released
     session.username = account
     await app.plugins.notify("mailhost_login", app=app, username=account, protocol="pop3",
                              peer=session.channel.peer_ip)
