@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from typing import Any, AnyStr
 
@@ -35,6 +36,11 @@ from mailhost.delivery.replies import TOO_MANY_RECIPIENTS, one_per_recipient, wi
 log = logging.getLogger("mailhost.smtp")
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
+
+# ``<local@domain>`` with dot-atom parts (RFC 5322 §3.2.3 atext), as MTAs send it: for these
+# the email package's parser returns the text between the brackets unchanged.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
 def _command_limits() -> defaultdict[str, int]:
@@ -110,6 +116,29 @@ class MailhostSMTP(SMTP):
     async def smtp_EHLO(self, hostname: str) -> None:
         self.command_size_limits = _command_limits()
         await super().smtp_EHLO(hostname)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's MAIL/RCPT address parser, with a fast path for a plain ``<addr>``.
+
+        aiosmtpd's version defines a typing.Protocol class on every call and runs the email
+        package's full RFC 5322 parser: 0.1-0.2 ms per MAIL and per RCPT here. The fast path
+        takes only input that parser returns unchanged (dot-atom local part and domain, then
+        nothing, or whitespace and parameters, which it strips), so the result is the same;
+        everything else (quoted local parts, comments, source routes, ``<>``, non-ASCII) goes
+        to aiosmtpd.
+        """
+        match = _PLAIN_ANGLE_ADDR.match(arg)
+        if match is None:
+            return super()._getaddr(arg)
+        rest = arg[match.end():]
+        if rest[:1] in (" ", "\t", "("):  # the parser's CFWS: it drops what follows '>'
+            rest = rest.lstrip()
+            if rest.startswith("("):  # a comment: leave it to the full parser
+                return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
