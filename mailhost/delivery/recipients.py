@@ -9,8 +9,6 @@ smarthost is configured.
 
 from __future__ import annotations
 
-import time
-import weakref
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -30,15 +28,6 @@ if TYPE_CHECKING:
 
 # RFC 5321 §4.5.3.1: 64 octets of local part, 255 of domain, and the "@".
 MAX_ENVELOPE_ADDRESS = 64 + 1 + 255
-
-# How long a found local recipient is remembered. An MTA delivers to the same few addresses
-# over and over, and each lookup is several directory queries; a refused one is never
-# remembered, so a new user or alias receives at once. A user deleted within the window is
-# still accepted at RCPT, but the store refuses the delivery (no account: 550 after DATA), so
-# only a changed or deleted alias can route mail the old way, for these few seconds.
-RESOLVED_TTL = 5.0
-RESOLVED_MAX = 10_000  # entries per server; the cache starts over when it is full
-_clock = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -68,40 +57,10 @@ def envelope_address(text: str) -> str | None:
     return text
 
 
-class _Resolved:
-    """Local recipients found recently: address as given -> (account, expiry)."""
-
-    def __init__(self) -> None:
-        self.found: dict[str, tuple[str, float]] = {}
-
-    def get(self, address: str) -> str | None:
-        hit = self.found.get(address)
-        if hit is None:
-            return None
-        if hit[1] < _clock():
-            del self.found[address]
-            return None
-        return hit[0]
-
-    def put(self, address: str, account: str) -> None:
-        if len(self.found) >= RESOLVED_MAX:
-            self.found.clear()
-        self.found[address] = (account, _clock() + RESOLVED_TTL)
-
-
-_resolved: weakref.WeakKeyDictionary[object, _Resolved] = weakref.WeakKeyDictionary()
-
-
 async def check_recipient(app: App, address: str, *, may_relay: bool) -> Recipient | Reply:
     """Accept ``address`` as a recipient, or say why not (RFC 5321 §3.3 / §3.6.2)."""
     if address.lower() == "postmaster":  # RFC 5321 §4.5.1: accepted without a domain
         address = f"postmaster@{app.config.server.hostname}"
-    resolved = _resolved.get(app)
-    if resolved is None:
-        resolved = _resolved[app] = _Resolved()
-    account = resolved.get(address)
-    if account is not None:
-        return Recipient(address, account)
     local_part, at, domain = address.rpartition("@")
     if not at or not local_part:
         return BAD_RECIPIENT
@@ -114,7 +73,6 @@ async def check_recipient(app: App, address: str, *, may_relay: bool) -> Recipie
         accounts = await directory.resolve(address)
         if not accounts:
             return USER_UNKNOWN
-        resolved.put(address, accounts[0])
         return Recipient(address, accounts[0])
     if not may_relay:
         return RELAY_DENIED

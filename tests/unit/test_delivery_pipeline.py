@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from mailhost.app import App
 from mailhost.auth.passwords import hash_password
 from mailhost.config import parse_config
 from mailhost.decisions import Defer, Deliver, DeliveryDecision, Discard, Reject
-from mailhost.delivery import recipients, replies
+from mailhost.delivery import replies
 from mailhost.delivery.pipeline import (
     Transaction,
     deliver_all,
@@ -310,19 +309,3 @@ async def test_deleted_account_between_rcpt_and_data(app: App) -> None:
 def test_transaction_is_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         txn().sender = "x"  # type: ignore[misc]
-
-
-async def test_found_recipients_are_remembered_briefly_and_refusals_never(
-        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    carol = "carol@example.test"
-    assert await check_recipient(app, carol, may_relay=False) == replies.USER_UNKNOWN
-    await app.store.directory.add_user(carol, HASH)
-    assert await check_recipient(app, carol, may_relay=False) == Recipient(carol, carol)
-    assert await check_recipient(app, BOB, may_relay=False) == Recipient(BOB, BOB)
-    await app.store.directory.delete_user(BOB)
-    # Remembered at RCPT for a few seconds, but the store refuses to deliver to no account.
-    assert await check_recipient(app, BOB, may_relay=False) == Recipient(BOB, BOB)
-    assert await deliver_each(app, txn(Recipient(BOB, BOB)), CONTENT) == [replies.USER_UNKNOWN]
-    later = recipients.RESOLVED_TTL + 1
-    monkeypatch.setattr(recipients, "_clock", lambda: time.monotonic() + later)
-    assert await check_recipient(app, BOB, may_relay=False) == replies.USER_UNKNOWN
