@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 FIRST_WINDOW = 8  # messages in the first window a session reads
 MAX_WINDOW = 256  # messages per window at most
-MAX_WINDOW_BYTES = 4 * 1024 * 1024  # bytes per window (one bigger message still fits)
+MAX_WINDOW_BYTES = 2 * 1024 * 1024  # bytes per window (one bigger message still fits)
 
 Key = tuple[int, int]  # (mailbox id, uid)
 
