@@ -12,7 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from mailhost.linebuffer import LineBuffer, LineTooLong
 
@@ -62,7 +62,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol callbacks ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = transport.get_extra_info("peername") or ("", 0)
@@ -192,7 +193,6 @@ class Connection(asyncio.Protocol):
             raise ConnectionClosed(f"TLS handshake failed: {exc}") from None
         if transport is None:
             raise ConnectionClosed("connection closed during TLS handshake")
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.is_tls = True
         self._reading_paused = False
