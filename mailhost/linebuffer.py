@@ -21,6 +21,8 @@ class LineTooLong:
 class LineBuffer:
     """Accumulates received bytes and hands out complete lines or exact byte counts."""
 
+    __slots__ = ("_data", "_discarding", "_scan_from", "max_line")
+
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
         self._data = bytearray()

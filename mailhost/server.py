@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import importlib
 import logging
 import os
@@ -89,10 +90,11 @@ class Server:
         handler = self.app.protocols[listener.protocol]
         ssl_context = self.app.tls_context if listener.tls != "none" else None
         limit = self.app.config.server.write_buffer_limit
+        accepted = functools.partial(self._accepted, listener=listener)  # one per listener
 
         def factory() -> Connection:
             conn = Connection(write_buffer_limit=limit)
-            conn.on_made = lambda c: self._accepted(c, listener)
+            conn.on_made = accepted
             return conn
 
         try:
