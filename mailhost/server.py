@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from mailhost.app import App
 from mailhost.config import ConfigError, ListenerSection, load_config
 from mailhost.connection import Connection
+from mailhost.memory import FreedMemoryReturner
 
 log = logging.getLogger("mailhost.server")
 
@@ -84,6 +85,8 @@ class Server:
         await self.app.start()
         for index, listener in enumerate(self.app.config.listeners):
             await self._listen(index, listener)
+        # Sessions and account databases come and go; what they free goes back to the system.
+        self.app.spawn(FreedMemoryReturner().run(), name="return freed memory")
 
     async def _listen(self, index: int, listener: ListenerSection) -> None:
         loop = asyncio.get_running_loop()
