@@ -67,7 +67,8 @@ class LineBuffer:
         """Exactly ``size`` bytes (an IMAP literal), or None until that many have arrived."""
         if len(self._data) < size:
             return None
-        chunk = bytes(self._data[:size])
+        with memoryview(self._data) as view:  # one copy, not two (slice, then bytes)
+            chunk = bytes(view[:size])
         del self._data[:size]
         self._scan_from = 0
         return chunk
