@@ -22,12 +22,17 @@ Handler = Callable[[SessionT, Any], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CommandEntry(Generic[SessionT]):
-    """One verb: its handler, the session states that allow it, and who registered it."""
+    """One verb: its handler, the session states that allow it, and who registered it.
+
+    ``concurrent`` says the handler may run while earlier commands of the same session are
+    still running (IMAP's pipelined APPEND); the session still sends replies in order.
+    """
 
     verb: str
     handler: Handler[SessionT]
     states: frozenset[str]
     owner: str
+    concurrent: bool = False
 
 
 class CommandRegistry(Generic[SessionT]):
@@ -42,22 +47,27 @@ class CommandRegistry(Generic[SessionT]):
 
     def add(
         self, verb: str, handler: Handler[SessionT], *, states: frozenset[str] | set[str],
-        owner: str = "builtin",
+        owner: str = "builtin", concurrent: bool = False,
     ) -> None:
         """Register ``verb``; a later registration of the same verb replaces the earlier one."""
         key = verb.upper()
-        self._entries[key] = CommandEntry(key, handler, frozenset(states), owner)
+        self._entries[key] = CommandEntry(key, handler, frozenset(states), owner, concurrent)
 
     def wrap(
         self, verb: str, wrapper: Callable[[Handler[SessionT]], Handler[SessionT]],
-        owner: str = "plugin",
+        owner: str = "plugin", concurrent: bool = False,
     ) -> None:
-        """Replace ``verb``'s handler by ``wrapper(old_handler)``, keeping its states."""
+        """Replace ``verb``'s handler by ``wrapper(old_handler)``, keeping its states.
+
+        A wrapped command runs one at a time unless the wrapper says it is safe to run
+        alongside the session's other commands (``concurrent`` and the wrapped verb's own).
+        """
         key = verb.upper()
         entry = self._entries.get(key)
         if entry is None:
             raise KeyError(f"{self.protocol}: cannot wrap unknown command {key}")
-        self._entries[key] = replace(entry, handler=wrapper(entry.handler), owner=owner)
+        self._entries[key] = replace(entry, handler=wrapper(entry.handler), owner=owner,
+                                     concurrent=entry.concurrent and concurrent)
 
     def get(self, verb: str) -> CommandEntry[SessionT] | None:
         return self._entries.get(verb.upper())

@@ -48,6 +48,12 @@ def _joined(bits: int, keywords: frozenset[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+@functools.lru_cache(maxsize=4096)
+def flags_of(bits: int, keywords: str) -> tuple[str, ...]:
+    """The flag names of a stored row (bits and encoded keywords), shared like join_flags."""
+    return _joined(bits, decode_keywords(keywords))
+
+
 def encode_keywords(keywords: Iterable[str]) -> str:
     return " ".join(sorted(set(keywords)))
 

@@ -14,6 +14,7 @@ import imaplib
 import poplib
 import re
 import socket
+import sqlite3
 import ssl
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
@@ -51,16 +52,24 @@ TEST_LISTENERS: tuple[tuple[str, str], ...] = (
 async def cap_at_current_size(mail: SqliteMailStore) -> int:
     """Make an account database refuse to grow (SQLITE_FULL, like a full disk).
 
-    Uses ``PRAGMA max_page_count``, which lasts as long as the connection; returns the old
-    limit so the caller can give the space back.
+    Uses ``PRAGMA max_page_count``, which lasts as long as a connection, so the store applies
+    it to every connection it opens until :func:`lift_page_cap`; returns the old limit so the
+    caller can give the space back.
     """
-    cursor = await mail.db.execute("PRAGMA max_page_count")
-    old = await cursor.fetchone()
-    cursor = await mail.db.execute("PRAGMA page_count")
-    now = await cursor.fetchone()
-    assert old is not None and now is not None
-    await mail.db.execute(f"PRAGMA max_page_count = {int(now[0])}")
-    return int(old[0])
+    def cap(conn: sqlite3.Connection) -> tuple[int, int]:
+        old = conn.execute("PRAGMA max_page_count").fetchone()
+        now = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {int(now[0])}")
+        return int(old[0]), int(now[0])
+    old, now = await mail.run(cap)
+    mail.max_page_count = now
+    return old
+
+
+async def lift_page_cap(mail: SqliteMailStore, old: int) -> None:
+    """Undo :func:`cap_at_current_size`: the database may grow to ``old`` pages again."""
+    mail.max_page_count = None
+    await mail.run(lambda conn: conn.execute(f"PRAGMA max_page_count = {int(old)}"))
 
 
 class ThrowawayCA:
@@ -214,7 +223,7 @@ class MailhostTestServer:
                 release = asyncio.Event()
                 held.set_result(release)
                 await release.wait()
-                await mail.db.execute(f"PRAGMA max_page_count = {old}")
+                await lift_page_cap(mail, old)
 
         task = asyncio.run_coroutine_threadsafe(hold(), self.loop)
         release = held.result(timeout=10)

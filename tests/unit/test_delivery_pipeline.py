@@ -36,7 +36,7 @@ from mailhost.store.interface import (
     TemporaryStoreError,
 )
 from mailhost.store.sqlite.store import NoSuchAccount
-from mailhost.testing.server import cap_at_current_size
+from mailhost.testing.server import cap_at_current_size, lift_page_cap
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 CONTENT = b"From: someone@remote.test\r\nSubject: hello\r\n\r\nHi there.\r\n"
@@ -295,7 +295,7 @@ async def test_full_disk_is_452_4_3_1_and_delivery_resumes(app: App) -> None:
         old_limit = await cap_at_current_size(mail)
         assert await deliver_each(app, txn(Recipient(ALICE, ALICE)), big) == \
             [replies.STORAGE_FULL]
-        await mail.db.execute(f"PRAGMA max_page_count = {old_limit}")
+        await lift_page_cap(mail, old_limit)
         assert await deliver_each(app, txn(Recipient(ALICE, ALICE)), big) == \
             [replies.DELIVERED]
     assert len(await messages(app, ALICE)) == 1

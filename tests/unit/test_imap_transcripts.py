@@ -120,9 +120,10 @@ async def fill(
 
 async def set_uidnext(mail: SqliteMailStore, mailbox_id: int, uid: int) -> None:
     """Let the next message get ``uid``, as if earlier ones had come and gone."""
-    await mail.db.execute("UPDATE mailbox SET uidnext = ?, first_recent_uid = ? WHERE id = ?",
-                          (uid, uid, mailbox_id))
-    await mail.db.commit()
+    await mail.run(lambda conn: conn.execute(
+        "UPDATE mailbox SET uidnext = ?, first_recent_uid = ? WHERE id = ?",
+        (uid, uid, mailbox_id)))
+    mail.after_commit()
 
 
 # -- §6.1 any state, §6.2 not authenticated ---------------------------------------------

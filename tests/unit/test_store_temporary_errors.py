@@ -11,7 +11,7 @@ from mailhost.auth.passwords import hash_password
 from mailhost.store.interface import StorageFull, TemporaryStoreError
 from mailhost.store.sqlite.mailstore import temporary_error
 from mailhost.store.sqlite.store import SqliteStore
-from mailhost.testing.server import cap_at_current_size
+from mailhost.testing.server import cap_at_current_size, lift_page_cap
 
 MESSAGE = b"From: a@example.test\r\nSubject: x\r\n\r\n" + b"body line\r\n" * 2000
 
@@ -26,7 +26,7 @@ async def test_full_disk_on_insert_is_storage_full_and_recovers(tmp_path: Path) 
                 await mail.append("INBOX", MESSAGE)
             inbox = await mail.get_mailbox("INBOX")
             assert inbox is not None and inbox.messages == 0 and inbox.uidnext == 1
-            await mail.db.execute(f"PRAGMA max_page_count = {old_limit}")
+            await lift_page_cap(mail, old_limit)
             _info, meta = await mail.append("INBOX", MESSAGE)  # space is back: carries on
             assert meta.uid == 1
     finally:

@@ -54,6 +54,10 @@ HANDLERS: dict[type[cmd.Command], Any] = {
     cmd.Move: messages.move,
 }
 
+# Commands a session may start while earlier ones still run (replies stay in order): an
+# APPEND only adds a message, so pipelined APPENDs can share the store's group commit.
+CONCURRENT: frozenset[type[cmd.Command]] = frozenset({cmd.Append})
+
 
 async def serve(app: App, conn_: Connection, listener: ListenerSection) -> None:
     await ImapSession(app, conn_, listener).run()
@@ -74,4 +78,5 @@ def mailhost_imap_commands(registry: CommandRegistry[Any]) -> None:
         registry.parsers = default_registry()
     for command_class, handler in HANDLERS.items():
         verb = getattr(command_class, "verb", command_class.__name__.upper())
-        registry.add(verb, handler, states={state.value for state in command_class.states})
+        registry.add(verb, handler, states={state.value for state in command_class.states},
+                     concurrent=command_class in CONCURRENT)

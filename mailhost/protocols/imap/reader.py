@@ -133,6 +133,11 @@ class CommandAssembler:
             raise RuntimeError("no literal is pending")
         if len(data) > self.literal_remaining:
             raise ValueError("more literal bytes than announced")
+        if not self._literal and len(data) == self._literal_size:
+            # The usual case, the whole literal at once: keep the caller's bytes, no copies.
+            self._literals.append(bytes(data))
+            self._literal_size = None
+            return 0
         self._literal += data
         remaining = self.literal_remaining
         if remaining == 0:

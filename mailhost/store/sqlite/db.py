@@ -8,6 +8,7 @@ older data directory is upgraded on start.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,28 +24,43 @@ class DurabilityError(StoreError):
     """SQLite would not run with WAL and synchronous=FULL; refusing to risk acknowledged mail."""
 
 
-async def open_database(path: Path, migrations: Sequence[Migration]) -> aiosqlite.Connection:
-    """Open ``path``, check the durability pragmas, and bring the schema up to date."""
+def connect(path: Path, migrations: Sequence[Migration] | None) -> sqlite3.Connection:
+    """A configured sqlite3 connection (autocommit, usable from any one thread at a time).
+
+    ``migrations`` brings the schema up to date; None skips the check (a connection reopened
+    by a process that migrated the file already).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(str(path), isolation_level=None)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
-        await _configure(db, path)
-        await _migrate(db, migrations, path)
+        _configure(conn, path)
+        if migrations is not None:
+            _migrate(conn, migrations, path)
     except BaseException:
-        await db.close()
+        conn.close()
         raise
-    return db
+    return conn
 
 
-async def _configure(db: aiosqlite.Connection, path: Path) -> None:
-    await db.execute("PRAGMA busy_timeout = 10000")
-    await db.execute("PRAGMA foreign_keys = ON")
-    cursor = await db.execute("PRAGMA journal_mode = WAL")
-    row = await cursor.fetchone()
+async def open_database(path: Path, migrations: Sequence[Migration]) -> aiosqlite.Connection:
+    """Open ``path`` with aiosqlite (its own thread), checked and migrated like :func:`connect`.
+
+    The directory and plugin databases use this: they are few and long-lived, so a thread
+    each costs nothing that matters.
+    """
+    # Connect first: a failure then leaves no aiosqlite thread behind to report to a loop
+    # that may be gone.
+    conn = await asyncio.to_thread(connect, path, migrations)
+    return await aiosqlite.Connection(lambda: conn, 64)
+
+
+def _configure(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     mode = str(row[0]).lower() if row else ""
-    await db.execute("PRAGMA synchronous = FULL")
-    cursor = await db.execute("PRAGMA synchronous")
-    row = await cursor.fetchone()
+    conn.execute("PRAGMA synchronous = FULL")
+    row = conn.execute("PRAGMA synchronous").fetchone()
     sync = int(row[0]) if row else -1
     if mode != "wal" or sync != 2:
         raise DurabilityError(
@@ -54,9 +70,8 @@ async def _configure(db: aiosqlite.Connection, path: Path) -> None:
         )
 
 
-async def _migrate(db: aiosqlite.Connection, migrations: Sequence[Migration], path: Path) -> None:
-    cursor = await db.execute("PRAGMA user_version")
-    row = await cursor.fetchone()
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path) -> None:
+    row = conn.execute("PRAGMA user_version").fetchone()
     version = int(row[0]) if row else 0
     if version > len(migrations):
         raise StoreError(
@@ -65,14 +80,14 @@ async def _migrate(db: aiosqlite.Connection, migrations: Sequence[Migration], pa
         )
     for number in range(version, len(migrations)):
         step = migrations[number]
-        await db.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(step):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {number + 1}")
-            await db.execute("COMMIT")
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
 
 
@@ -89,4 +104,3 @@ def _statements(script: str) -> list[str]:
     if current.strip():
         out.append(current.strip())
     return out
-

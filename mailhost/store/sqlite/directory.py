@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -14,6 +16,8 @@ from mailhost.store.interface import StoreError, User
 from mailhost.store.sqlite.schema import DIRECTORY_MIGRATIONS
 
 MAX_ALIAS_DEPTH = 8
+CACHE_SECONDS = 2.0
+CACHE_SIZE = 8192
 
 
 class UserExists(StoreError):
@@ -29,11 +33,45 @@ class SqliteDirectory:
 
     migrations = DIRECTORY_MIGRATIONS
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None) -> None:
         self.db = db
         self.lock = asyncio.Lock()
+        self.path = path  # the database file, if known: lets lookups be cached (see _one)
+        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], float, Any]] = {}
+
+    def _file_state(self) -> tuple[int, ...]:
+        state: list[int] = []
+        for name in (str(self.path), f"{self.path}-wal"):
+            try:
+                info = os.stat(name)
+            except OSError:
+                state.extend((-1, -1))
+            else:
+                state.extend((info.st_size, info.st_mtime_ns))
+        return tuple(state)
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """One row, reused while the directory's files have not moved (at most CACHE_SECONDS).
+
+        Every RCPT, delivery, login and APPEND quota check looks up a user, a domain or an
+        alias; a lookup from the cache costs two stat calls instead of a hop to the database
+        thread. Any commit, by this process or another (the CLI), moves the files; the time
+        bound covers a commit caught between writing its WAL frames and publishing them.
+        """
+        if self.path is None:
+            return await self._fetch_one(sql, params)
+        state = self._file_state()  # before the read: a commit after it moves the state
+        now = time.monotonic()
+        cached = self._cache.get((sql, params))
+        if cached is not None and cached[0] == state and now - cached[1] < CACHE_SECONDS:
+            return cached[2]
+        row = await self._fetch_one(sql, params)
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[(sql, params)] = (state, now, row)
+        return row
+
+    async def _fetch_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         cursor = await self.db.execute(sql, params)
         return await cursor.fetchone()
 
@@ -47,6 +85,8 @@ class SqliteDirectory:
             except BaseException:
                 await self.db.execute("ROLLBACK")
                 raise
+            finally:
+                self._cache.clear()
 
     @staticmethod
     def _user(row: Any) -> User:

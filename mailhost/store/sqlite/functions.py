@@ -7,9 +7,8 @@ match over any script, so folding is done with Python's ``str.casefold``.
 from __future__ import annotations
 
 import re
+import sqlite3
 from email.header import decode_header, make_header
-
-import aiosqlite
 
 _FOLDED_LINE = re.compile(rb"\r?\n[ \t]+")
 
@@ -52,6 +51,6 @@ def header_has(header: bytes | None, name: str | None, needle: str | None) -> bo
     return False
 
 
-async def register(db: aiosqlite.Connection) -> None:
-    await db.create_function("mh_icontains", 2, icontains, deterministic=True)
-    await db.create_function("mh_header_has", 3, header_has, deterministic=True)
+def register(conn: sqlite3.Connection) -> None:
+    conn.create_function("mh_icontains", 2, icontains, deterministic=True)
+    conn.create_function("mh_header_has", 3, header_has, deterministic=True)

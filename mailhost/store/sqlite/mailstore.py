@@ -1,39 +1,41 @@
 """One account's mailboxes and messages in its own SQLite file.
 
 Each account has its own database, so writers for different users never contend and an account
-can be backed up, moved or deleted on its own. All sessions of one account share one connection
-(one SQLite thread) and a lock, so their transactions never interleave.
+can be backed up, moved or deleted on its own. Every public operation is one function run on a
+shared database thread (:meth:`SqliteMailStore.run`): a whole read, or a whole transaction from
+BEGIN IMMEDIATE to COMMIT, so an operation costs one thread hop however many statements it
+runs. The work of one account is serialised, so its transactions never interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
+import math
 import os
 import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from mailhost.mime import MessageAnalysis, analyse, searchable_text
 from mailhost.store.events import EventKind, StoreEvent, StoreObserver
 from mailhost.store.flags import (
     decode_keywords,
     encode_keywords,
+    flags_of,
     join_flags,
     split_flags,
 )
 from mailhost.store.interface import (
     FlagMode,
     FlagUpdate,
-    InvalidMailboxName,
     MailboxExists,
     MailboxInfo,
     MailboxNotFound,
@@ -45,6 +47,9 @@ from mailhost.store.interface import (
     TemporaryStoreError,
 )
 from mailhost.store.names import validate_mailbox_name
+from mailhost.store.sqlite.db import connect
+from mailhost.store.sqlite.functions import register as register_functions
+from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 
 log = logging.getLogger("mailhost.store")
@@ -54,6 +59,7 @@ FOREIGN_POLL_SECONDS = 1.0  # how often a waiter looks for commits by other proc
 
 QuotaSource = Callable[[], Awaitable[tuple[int, int]]]
 T = TypeVar("T")
+Conn = sqlite3.Connection
 
 
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -84,7 +90,7 @@ def x_uidl_of(header: bytes) -> str | None:
 
 
 def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
-    """Everything parsed once at store time (run in a worker thread)."""
+    """Everything parsed once at store time (on the database thread, with the insert)."""
     analysis = analyse(raw)
     return analysis, searchable_text(raw, analysis.tree).casefold()
 
@@ -122,14 +128,74 @@ def _wall_clock(moment: datetime) -> float:
     return moment.replace(tzinfo=UTC).timestamp()
 
 
-def _internaldate(ts: float, tz_minutes: int) -> datetime:
-    return datetime.fromtimestamp(ts, _zone(tz_minutes))
+def internal_day(ts: float, tz_minutes: int) -> int:
+    """The INTERNALDATE's calendar day in its own zone, as days since 1970-01-01.
+
+    SEARCH BEFORE/ON/SINCE compare this day (RFC 3501 disregards time and zone), and an
+    integer column can be indexed where ``date(...)`` over every row could not.
+    """
+    return math.floor((ts + tz_minutes * 60) / 86400)
 
 
-@functools.lru_cache(maxsize=256)
-def _zone(minutes: int) -> timezone:
-    """One tzinfo per offset, shared by every INTERNALDATE that sessions keep."""
-    return timezone(timedelta(minutes=minutes))
+def _rollback(conn: Conn) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def transaction(conn: Conn, body: Callable[[Conn], T]) -> T:
+    """Run ``body`` between BEGIN IMMEDIATE and COMMIT on the database thread.
+
+    Any error rolls back; SQLite errors that mean "not now" (disk full, locked, I/O) become
+    :class:`TemporaryStoreError`, and so does a failed COMMIT: nothing was stored.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise (temporary_error(exc) or exc) from exc
+    try:
+        result = body(conn)
+    except BaseException as exc:
+        _rollback(conn)
+        mapped = temporary_error(exc)
+        if mapped is not None:
+            raise mapped from exc
+        raise
+    try:
+        conn.execute("COMMIT")
+    except Exception as exc:
+        _rollback(conn)
+        raise (temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")) from exc
+    return result
+
+
+@dataclass
+class _Append:
+    """One queued APPEND/delivery, waiting for the transaction that will hold it."""
+
+    mailbox: str
+    raw: bytes
+    flags: tuple[str, ...]
+    internaldate: datetime | None
+    done: asyncio.Future[tuple[MailboxInfo, MessageMeta]]
+
+
+@dataclass
+class _Prepared:
+    """An append after the CPU work: normalised bytes, MIME analysis, flags, dates."""
+
+    mailbox: str
+    raw: bytes
+    analysis: MessageAnalysis
+    text: str
+    bits: int
+    keywords: str
+    flags: tuple[str, ...]
+    ts: float
+    tz: int
+
+
+AppendOutcome = tuple[MailboxInfo, MessageMeta] | BaseException
 
 
 class SqliteMailStore:
@@ -141,86 +207,161 @@ class SqliteMailStore:
     expunged_kept = 10_000
 
     def __init__(
-        self, account: str, db: aiosqlite.Connection, quota_bytes: int = 0,
-        quota_messages: int = 0, path: Path | None = None,
+        self, account: str, path: Path, pool: DatabasePool | None = None,
+        quota_bytes: int = 0, quota_messages: int = 0,
     ) -> None:
         self.account = account
-        self.db = db
-        self.lock = asyncio.Lock()
+        self.path = path  # the database file; the watcher stats it for other processes' commits
+        self._own_pool = pool is None
+        self.pool = pool if pool is not None else DatabasePool()
         self.quota_bytes = quota_bytes
         self.quota_messages = quota_messages
         self.generation = 0  # bumped after every committed change, for IDLE and sync
         self._changed = asyncio.Event()
         self.observer: StoreObserver | None = None
         self.quota_source: QuotaSource | None = None  # reads the current limits, if set
+        # PRAGMA max_page_count for every connection this store opens (tests use it to fill
+        # the "disk"); the pragma lasts only as long as a connection, and connections come
+        # and go with use.
+        self.max_page_count: int | None = None
+        self._conn: Conn | None = None  # opened on first use, closed when the account is quiet
+        self._migrated = False
+        self._serial = asyncio.Lock()  # one function at a time on this account's connection
+        self._last_used = 0.0
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._appends: list[_Append] = []  # waiting for the next group commit
         self._waiters = 0
         self._watcher: asyncio.Task[None] | None = None
-        self._data_version: int | None = None
-        self.path = path  # the database file, if known: lets the watcher stat before asking
-        self._files: tuple[int, ...] | None = None
-        self._recheck = 0
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` with the account's sqlite3 connection on its database thread.
+    async def run(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn(conn)`` with the account's sqlite3 connection on a database thread.
 
-        One call is one hop to the database thread, however many statements ``fn`` runs, so
-        hot paths put a whole read (or a whole transaction) in one function.
+        The connection is in autocommit mode (WAL, synchronous=FULL, the search functions
+        registered). One call is one hop to a shared database thread however many statements
+        ``fn`` runs, and calls for one account run one at a time, so hot paths put a whole read,
+        or a whole transaction (:func:`transaction`), in one function. A write through ``run``
+        must call :meth:`after_commit` afterwards.
         """
-        conn = self.db._conn  # aiosqlite offers no public hook for this
-        result: T = await self.db._execute(fn, conn)  # type: ignore[no-untyped-call]
+        await self._serial.acquire()
+        return await asyncio.shield(self._submit(fn))
+
+    def _submit(
+        self, fn: Callable[[Conn], T],
+        then: Callable[[asyncio.Future[T]], None] | None = None,
+    ) -> asyncio.Future[T]:
+        """Start ``fn`` on a pool thread; the caller holds ``_serial``.
+
+        The lock is released when ``fn`` has finished, not when its caller stops waiting: a
+        cancelled caller must not let the next function onto a connection still in use.
+        """
+        try:
+            inner: asyncio.Future[T] = asyncio.wrap_future(
+                self.pool.executor.submit(self._call, fn))
+        except BaseException:
+            self._serial.release()
+            raise
+        if then is not None:
+            inner.add_done_callback(then)
+        inner.add_done_callback(self._finished)
+        return inner
+
+    def _call(self, fn: Callable[[Conn], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._connect()
+        return fn(conn)
+
+    def _connect(self) -> Conn:
+        """Open the account database (the schema is checked once per store)."""
+        conn = connect(self.path, None if self._migrated else self.migrations)
+        self._migrated = True
+        register_functions(conn)
+        if self.max_page_count is not None:
+            conn.execute(f"PRAGMA max_page_count = {int(self.max_page_count)}")
+        return conn
+
+    def _finished(self, inner: asyncio.Future[Any]) -> None:
+        if not inner.cancelled():
+            inner.exception()  # the caller may be gone; its error is not "never retrieved"
+        self._last_used = time.monotonic()
+        if self._conn is not None:
+            self.pool.used(self)
+            if self._close_timer is None:
+                self._close_timer = asyncio.get_running_loop().call_later(
+                    self.pool.idle_seconds, self._idle_check)
+        else:
+            self.pool.closed(self)
+        self._serial.release()
+
+    def _idle_check(self) -> None:
+        self._close_timer = None
+        if self._conn is None:
+            return
+        wait = self._last_used + self.pool.idle_seconds - time.monotonic()
+        if wait > 0 or self._serial.locked():
+            self._close_timer = asyncio.get_running_loop().call_later(
+                max(wait, 0.1), self._idle_check)
+            return
+        self.release_connection()
+
+    def release_connection(self) -> None:
+        """Close the connection once the account's current work is done (reopened on use).
+
+        A session sitting in IDLE holds no connection, thread or page cache.
+        """
+        if self._conn is None or (self._closing is not None and not self._closing.done()):
+            return
+        self._closing = asyncio.ensure_future(self._close_connection())
+
+    async def _close_connection(self) -> None:
+        await self._serial.acquire()
+        if self._conn is None:
+            self._serial.release()
+            return
+        await asyncio.shield(self._submit(self._drop))
+
+    def _drop(self, conn: Conn) -> None:
+        self._conn = None
+        conn.close()
+
+    def after_commit(self) -> None:
+        """Announce a committed change: wakes this account's sessions waiting in IDLE.
+
+        Every write through :meth:`run` calls it after its COMMIT.
+        """
+        self._announce_change()
+
+    def _announce_change(self) -> None:
+        self.generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _write(self, body: Callable[[Conn], T]) -> T:
+        """One transaction in one hop; announced to IDLE sessions once committed."""
+        result = await self.run(partial(transaction, body=body))
+        self.after_commit()
         return result
 
-    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        cursor = await self.db.execute(sql, tuple(params))
-        return list(await cursor.fetchall())
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.run(lambda conn: conn.execute(sql, tuple(params)).fetchone())
 
-    async def _row(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cursor = await self.db.execute(sql, tuple(params))
-        return await cursor.fetchone()
-
-    async def _begin(self) -> None:
-        try:
-            await self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            mapped = temporary_error(exc)
-            if mapped is not None:
-                raise mapped from exc
-            raise
-
-    async def _commit(self) -> None:
-        """COMMIT, mapping a failure (disk full, I/O error) to a temporary store error."""
-        try:
-            await self.db.execute("COMMIT")
-        except Exception as exc:
-            await self._rollback()
-            mapped = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
-            raise mapped from exc
-        self._announce_change()
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.run(lambda conn: conn.execute(sql, tuple(params)).fetchall())
 
     def _emit(self, kind: EventKind, mailbox: str, uids: Sequence[int] = (),
               new_name: str | None = None) -> None:
         if self.observer is not None:
             self.observer(StoreEvent(kind, self.account, mailbox, tuple(uids), new_name))
 
-    async def _mailbox_name(self, mailbox_id: int) -> str:
-        row = await self._row("SELECT name FROM mailbox WHERE id = ?", (mailbox_id,))
-        return str(row[0]) if row else ""
-
-    def _announce_change(self) -> None:
-        """Wake every session of this account waiting in IDLE (same process)."""
-        self.generation += 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
     async def wait_for_change(self, generation: int, timeout: float) -> bool:
         """Wait until ``generation`` is out of date or ``timeout`` passes; True if changed.
 
         Commits of this process wake waiters at once. Commits of other processes (CLI tools,
         another server sharing the data directory) are found by one watcher per account that
-        runs only while someone waits, so a thousand IDLE sessions cost one cheap query a
-        second per account, not one per session.
+        runs only while someone waits and stats the files: no connection is held open.
         """
         if self.generation != generation:
             return True
@@ -236,45 +377,43 @@ class SqliteMailStore:
             self._waiters -= 1
         return True
 
-    async def _foreign_version(self) -> int:
-        """SQLite's data_version: it changes only when another connection commits."""
-        row = await self._row("PRAGMA data_version")
-        return int(row[0])
+    def _file_state(self) -> tuple[int, ...]:
+        """Size and mtime of the database and its WAL: any commit by anyone moves them.
 
-    def _file_state(self) -> tuple[int, ...] | None:
-        """Size and mtime of the database and its WAL: any commit by anyone moves them."""
-        if self.path is None:
-            return None
+        A WAL that is missing or empty counts as one state: this process's connections come
+        and go with use, opening one creates an empty WAL and closing the last one deletes
+        it. Were that a move, a woken session's read would reopen the connection and its
+        closing wake the session again, for ever. (Closing after a commit checkpoints the WAL
+        into the database: one more spurious wake-up, once.)
+        """
         state: list[int] = []
         for name in (str(self.path), f"{self.path}-wal"):
             try:
                 info = os.stat(name)
             except OSError:
-                state.extend((-1, -1))
+                state.extend((0, 0))
             else:
-                state.extend((info.st_size, info.st_mtime_ns))
+                state.extend((info.st_size, info.st_mtime_ns) if info.st_size else (0, 0))
         return tuple(state)
 
     async def _watch_other_processes(self) -> None:
-        """Ask SQLite (a round trip to the connection's thread) only when the files moved.
+        """Wake waiters when the files moved, and once more on the round after.
 
-        With a thousand accounts idling, a stat a second each costs far less than a query a
-        second each. A commit seen half-written (frames on disk, WAL index not yet updated)
-        is caught by asking once more on the next round.
+        Without an open connection there is no ``data_version`` to ask, so any move counts:
+        this process's own commits (already announced) and checkpoints cause a spurious
+        wake-up, which costs a session one cheap look; a missed commit would cost a client
+        its new mail. The second wake-up catches a commit seen half-written (frames on disk,
+        WAL index not yet updated).
         """
         try:
-            if self._data_version is None:
-                self._data_version = await self._foreign_version()
+            files = self._file_state()
+            again = False
             while self._waiters:
                 await asyncio.sleep(FOREIGN_POLL_SECONDS)
-                files = self._file_state()
-                if files is not None and files == self._files and not self._recheck:
-                    continue
-                self._recheck = 1 if files != self._files else 0
-                self._files = files
-                version = await self._foreign_version()
-                if version != self._data_version:
-                    self._data_version = version
+                now = self._file_state()
+                if now != files or again:
+                    again = now != files
+                    files = now
                     self._announce_change()
         except Exception:
             log.exception("%s: watching for changes by other processes failed", self.account)
@@ -285,56 +424,56 @@ class SqliteMailStore:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watcher
-        await self.db.close()
-
-    async def _abort(self, exc: BaseException) -> None:
-        """Roll back after a failed statement; raise the retry-later error if it is one."""
-        await self._rollback()
-        mapped = temporary_error(exc)
-        if mapped is not None:
-            raise mapped from exc
-
-    async def _rollback(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        await self._serial.acquire()
         try:
-            await self.db.execute("ROLLBACK")
-        except Exception:
-            pass  # no transaction open (SQLite may already have rolled back)
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                await asyncio.get_running_loop().run_in_executor(self.pool.executor, conn.close)
+            self.pool.closed(self)
+        finally:
+            self._serial.release()
+        if self._own_pool:
+            self.pool.shutdown()
 
     async def ensure_initialised(self) -> None:
         """Create the account's state row and INBOX the first time the account is opened."""
-        self._data_version = await self._foreign_version()  # the watcher's baseline
-        async with self.lock:
-            if await self._row("SELECT 1 FROM account_state WHERE id = 1"):
-                return
-            await self._begin()
-            try:
-                await self.db.execute(
-                    "INSERT INTO account_state(id, next_uidvalidity) VALUES (1, ?)",
-                    (int(time.time()),),
-                )
-                await self._insert_mailbox("INBOX", None, subscribed=True)
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+        def init(conn: Conn) -> bool:
+            if conn.execute("SELECT 1 FROM account_state WHERE id = 1").fetchone():
+                return False
 
-    async def _insert_mailbox(self, name: str, special_use: str | None, subscribed: bool) -> None:
-        row = await self._row("SELECT next_uidvalidity FROM account_state WHERE id = 1")
-        uidvalidity = int(row[0])
-        await self.db.execute("UPDATE account_state SET next_uidvalidity = ? WHERE id = 1",
-                              (uidvalidity + 1,))
-        await self.db.execute(
+            def create(conn: Conn) -> bool:
+                if conn.execute("SELECT 1 FROM account_state WHERE id = 1").fetchone():
+                    return False  # another process got there first
+                conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, ?)",
+                             (int(time.time()),))
+                self._insert_mailbox(conn, "INBOX", None, subscribed=True)
+                return True
+            return transaction(conn, create)
+        if await self.run(init):
+            self.after_commit()
+
+    @staticmethod
+    def _insert_mailbox(conn: Conn, name: str, special_use: str | None, subscribed: bool) -> int:
+        uidvalidity = int(conn.execute(
+            "SELECT next_uidvalidity FROM account_state WHERE id = 1").fetchone()[0])
+        conn.execute("UPDATE account_state SET next_uidvalidity = ? WHERE id = 1",
+                     (uidvalidity + 1,))
+        cursor = conn.execute(
             "INSERT INTO mailbox(name, uidvalidity, subscribed, special_use, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (name, uidvalidity, int(subscribed), special_use, time.time()),
         )
+        return int(cursor.lastrowid or 0)
 
     # -- mailboxes ---------------------------------------------------------------------------
 
+    # The counters are kept by triggers (schema step 3): reading a mailbox is one row.
     _MAILBOX_SQL = (
-        "SELECT m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed, "
-        "m.special_use, COUNT(g.id), COALESCE(SUM((g.flags & 1) = 0), 0), "
-        "COALESCE(SUM(g.size), 0) FROM mailbox m LEFT JOIN message g ON g.mailbox_id = m.id "
+        "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
+        "messages, unseen, size FROM mailbox "
     )
 
     @staticmethod
@@ -345,71 +484,65 @@ class SqliteMailStore:
             size=row[9],
         )
 
+    def _mailbox_where(self, conn: Conn, where: str, param: Any) -> MailboxInfo | None:
+        row = conn.execute(self._MAILBOX_SQL + where, (param,)).fetchone()
+        return self._mailbox(row) if row else None
+
     async def list_mailboxes(self) -> list[MailboxInfo]:
-        rows = await self._rows(self._MAILBOX_SQL + "GROUP BY m.id ORDER BY m.name")
+        rows = await self._all(self._MAILBOX_SQL + "ORDER BY name")
         return [self._mailbox(r) for r in rows]
 
     async def get_mailbox(self, name: str) -> MailboxInfo | None:
+        """The mailbox and its counters by name: one unique-index lookup."""
         try:
             name = validate_mailbox_name(name)
-        except InvalidMailboxName:
+        except StoreError:
             return None
-        row = await self._row(self._MAILBOX_SQL + "WHERE m.name = ? GROUP BY m.id", (name,))
-        return self._mailbox(row) if row else None
+        return await self.run(lambda conn: self._mailbox_where(conn, "WHERE name = ?", name))
+
+    mailbox_meta = get_mailbox  # a cheap existence/metadata check for handlers
 
     async def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
-        row = await self._row(self._MAILBOX_SQL + "WHERE m.id = ? GROUP BY m.id", (mailbox_id,))
-        return self._mailbox(row) if row else None
+        return await self.run(lambda conn: self._mailbox_where(conn, "WHERE id = ?", mailbox_id))
 
     async def mailbox_version(self, mailbox_id: int) -> tuple[int, int] | None:
         """(UIDNEXT, HIGHESTMODSEQ), or None if the mailbox is gone.
 
         Every change to a mailbox moves one of the two, so sessions poll this primary-key
-        lookup instead of the counting query behind :meth:`mailbox_by_id`.
+        lookup to learn whether anything changed.
         """
-        row = await self._row("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
+        row = await self._one("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
                               (mailbox_id,))
         return (int(row[0]), int(row[1])) if row else None
-
-    async def _require(self, name: str) -> MailboxInfo:
-        mailbox = await self.get_mailbox(name)
-        if mailbox is None:
-            raise MailboxNotFound(f"no mailbox {name!r}")
-        return mailbox
 
     async def create_mailbox(
         self, name: str, special_use: str | None = None, subscribed: bool = False
     ) -> MailboxInfo:
         name = validate_mailbox_name(name)
-        async with self.lock:
-            if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (name,)):
+
+        def create(conn: Conn) -> MailboxInfo:
+            if conn.execute("SELECT 1 FROM mailbox WHERE name = ?", (name,)).fetchone():
                 raise MailboxExists(f"mailbox {name!r} already exists")
-            await self._begin()
-            try:
-                await self._insert_mailbox(name, special_use, subscribed)
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+            box_id = self._insert_mailbox(conn, name, special_use, subscribed)
+            info = self._mailbox_where(conn, "WHERE id = ?", box_id)
+            assert info is not None
+            return info
+        info = await self._write(create)
         self._emit("mailbox_created", name)
-        return await self._require(name)
+        return info
 
     async def delete_mailbox(self, name: str) -> None:
         name = validate_mailbox_name(name)
         if name == "INBOX":
             raise StoreError("INBOX cannot be deleted")
-        async with self.lock:
-            row = await self._row("SELECT id FROM mailbox WHERE name = ?", (name,))
+
+        def delete(conn: Conn) -> None:
+            row = conn.execute("SELECT id FROM mailbox WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise MailboxNotFound(f"no mailbox {name!r}")
-            await self._begin()
-            try:
-                await self.db.execute("DELETE FROM message WHERE mailbox_id = ?", (row[0],))
-                await self.db.execute("DELETE FROM mailbox WHERE id = ?", (row[0],))
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+            conn.execute("DELETE FROM message WHERE mailbox_id = ?", (row[0],))
+            conn.execute("DELETE FROM mailbox WHERE id = ?", (row[0],))
+        await self._write(delete)
         self._emit("mailbox_deleted", name)
 
     async def rename_mailbox(self, old: str, new: str) -> None:
@@ -420,179 +553,276 @@ class SqliteMailStore:
         """
         old = validate_mailbox_name(old)
         new = validate_mailbox_name(new)
-        async with self.lock:
-            source = await self._row(
+
+        def rename(conn: Conn) -> None:
+            source = conn.execute(
                 "SELECT id FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ? "
-                "ORDER BY name = ? DESC LIMIT 1", (old, len(old) + 1, old + "/", old))
+                "ORDER BY name = ? DESC LIMIT 1", (old, len(old) + 1, old + "/", old),
+            ).fetchone()
             if source is None:
                 raise MailboxNotFound(f"no mailbox {old!r}")
-            if await self._row("SELECT 1 FROM mailbox WHERE name = ?", (new,)):
+            if conn.execute("SELECT 1 FROM mailbox WHERE name = ?", (new,)).fetchone():
                 raise MailboxExists(f"mailbox {new!r} already exists")
             if new.startswith(old + "/"):
                 raise StoreError("cannot rename a mailbox into its own child")
-            await self._begin()
-            try:
-                if old == "INBOX":
-                    await self._insert_mailbox(new, None, subscribed=False)
-                    target = await self._row("SELECT id FROM mailbox WHERE name = ?", (new,))
-                    await self._move_all(source[0], target[0])
-                else:
-                    children = await self._rows(
-                        "SELECT id, name FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ?",
-                        (old, len(old) + 1, old + "/"),
-                    )
-                    for box_id, box_name in children:
-                        await self.db.execute("UPDATE mailbox SET name = ? WHERE id = ?",
-                                              (new + box_name[len(old):], box_id))
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+            if old == "INBOX":
+                target = self._insert_mailbox(conn, new, None, subscribed=False)
+                self._move_all(conn, source[0], target)
+                return
+            children = conn.execute(
+                "SELECT id, name FROM mailbox WHERE name = ? OR substr(name, 1, ?) = ?",
+                (old, len(old) + 1, old + "/"),
+            ).fetchall()
+            for box_id, box_name in children:
+                conn.execute("UPDATE mailbox SET name = ? WHERE id = ?",
+                             (new + box_name[len(old):], box_id))
+        await self._write(rename)
         self._emit("mailbox_renamed", old, new_name=new)
 
-    async def _move_all(self, source_id: int, target_id: int) -> None:
+    def _move_all(self, conn: Conn, source_id: int, target_id: int) -> None:
         """Move every message of INBOX to a fresh mailbox (inside the caller's transaction)."""
-        rows = await self._rows(
-            "SELECT id, uid FROM message WHERE mailbox_id = ? ORDER BY uid", (source_id,)
-        )
+        rows = conn.execute("SELECT id, uid FROM message WHERE mailbox_id = ? ORDER BY uid",
+                            (source_id,)).fetchall()
         if not rows:
             return
-        target = await self._row("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
-                                 (target_id,))
-        uid, modseq = target[0], target[1] + 1
-        for message_id, _old_uid in rows:
-            await self.db.execute(
-                "UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?",
-                (target_id, uid, modseq, message_id),
-            )
-            uid += 1
-        await self.db.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
-                              (uid, modseq, target_id))
-        await self._record_expunged(source_id, [r[1] for r in rows])
+        target = conn.execute("SELECT uidnext, highestmodseq FROM mailbox WHERE id = ?",
+                              (target_id,)).fetchone()
+        first, modseq = target[0], target[1] + 1
+        conn.executemany(
+            "UPDATE message SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?",
+            [(target_id, first + n, modseq, message_id)
+             for n, (message_id, _uid) in enumerate(rows)],
+        )
+        conn.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                     (first + len(rows), modseq, target_id))
+        self._record_expunged(conn, source_id, [r[1] for r in rows])
 
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
         name = validate_mailbox_name(name)
-        async with self.lock:
-            await self.db.execute("UPDATE mailbox SET subscribed = ? WHERE name = ?",
-                                  (int(subscribed), name))
-        self._announce_change()
+        await self.run(lambda conn: conn.execute(
+            "UPDATE mailbox SET subscribed = ? WHERE name = ?", (int(subscribed), name)))
+        self.after_commit()
 
     async def set_special_use(self, name: str, special_use: str | None) -> None:
         name = validate_mailbox_name(name)
-        async with self.lock:
-            await self.db.execute("UPDATE mailbox SET special_use = ? WHERE name = ?",
-                                  (special_use, name))
+        await self.run(lambda conn: conn.execute(
+            "UPDATE mailbox SET special_use = ? WHERE name = ?", (special_use, name)))
 
-    # -- messages ----------------------------------------------------------------------------
+    # -- quota -------------------------------------------------------------------------------
 
     async def usage(self) -> tuple[int, int]:
-        """(bytes, messages) used by the account, for QUOTA."""
-        row = await self._row("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM message")
-        return int(row[0]), int(row[1])
+        """(bytes, messages) used by the account, for QUOTA (totals kept by triggers)."""
+        row = await self._one("SELECT used_bytes, used_messages FROM account_state WHERE id = 1")
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def refresh_quota(self) -> None:
         """Re-read the limits: an admin may change them while a client stays logged in."""
         if self.quota_source is not None:
             self.quota_bytes, self.quota_messages = await self.quota_source()
 
-    async def _check_quota(self, adding_bytes: int, adding_messages: int) -> None:
-        await self.refresh_quota()
-        if not (self.quota_bytes or self.quota_messages):
+    @staticmethod
+    def _check_quota(conn: Conn, limits: tuple[int, int], adding_bytes: int,
+                     adding_messages: int) -> None:
+        """Raise OverQuota if the additions would pass a limit (inside the transaction)."""
+        quota_bytes, quota_messages = limits
+        if not (quota_bytes or quota_messages):
             return
-        used_bytes, used_messages = await self.usage()
-        if self.quota_bytes and used_bytes + adding_bytes > self.quota_bytes:
+        used_bytes, used_messages = conn.execute(
+            "SELECT used_bytes, used_messages FROM account_state WHERE id = 1").fetchone()
+        if quota_bytes and used_bytes + adding_bytes > quota_bytes:
             raise OverQuota("storage quota exceeded")
-        if self.quota_messages and used_messages + adding_messages > self.quota_messages:
+        if quota_messages and used_messages + adding_messages > quota_messages:
             raise OverQuota("message count quota exceeded")
+
+    async def _limits(self) -> tuple[int, int]:
+        await self.refresh_quota()
+        return self.quota_bytes, self.quota_messages
+
+    # -- append (group commit) ---------------------------------------------------------------
 
     async def append(
         self, mailbox: str, raw: bytes, flags: Iterable[str] = (),
         internaldate: datetime | None = None,
     ) -> tuple[MailboxInfo, MessageMeta]:
-        """Store one message durably; returns once the commit is on disk.
+        """Store one message durably; returns once the commit that holds it is on disk.
 
         Line endings are normalised to CRLF first, so the stored bytes are exactly what IMAP
-        and POP3 send and every size reported is the size sent.
+        and POP3 send and every size reported is the size sent. Appends to this account that
+        queue up while a transaction runs go into the next one together (one fsync), each in
+        its own savepoint, so one that fails (over quota, no such mailbox) fails alone.
         """
-        raw = normalise_line_endings(raw)
-        analysis, text = await asyncio.to_thread(_analyse_for_store, raw)
-        bits, keywords = split_flags(flags)
-        when = internaldate or datetime.now(UTC).astimezone()
-        offset = when.utcoffset() or timedelta(0)
-        tz_minutes = int(offset.total_seconds() // 60)
-        fields = analysis.fields
-        now = time.time()
-        async with self.lock:
-            box = await self._row("SELECT id, uidnext, highestmodseq FROM mailbox WHERE name = ?",
-                                  (validate_mailbox_name(mailbox),))
-            if box is None:
-                raise MailboxNotFound(f"no mailbox {mailbox!r}")
-            mailbox_id, uid, modseq = box[0], box[1], box[2] + 1
-            await self._check_quota(len(raw), 1)
-            await self._begin()
+        item = _Append(mailbox, raw, tuple(flags), internaldate,
+                       asyncio.get_running_loop().create_future())
+        self._appends.append(item)
+        # Every queued item's caller waits for the lock below, so whoever gets it first
+        # takes everything queued; later callers find their item taken (or done).
+        try:
+            await self._serial.acquire()
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                self._appends.remove(item)
+            raise
+        if not self._appends:
+            self._serial.release()
+        else:
             try:
-                cursor = await self.db.execute(
-                    "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, "
-                    "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, "
-                    "x_uidl, sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (len(raw), analysis.header_end, analysis.envelope, analysis.bodystructure,
-                     analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
-                     fields.bcc, fields.subject, fields.message_id or "",
-                     x_uidl_of(raw[:analysis.header_end]),
-                     _wall_clock(fields.sent_date) if fields.sent_date else None),
-                )
-                body_id = cursor.lastrowid
-                await self.db.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)",
-                                      (body_id, raw))
-                await self.db.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)",
-                                      (body_id, text))
-                await self.db.execute(
-                    "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
-                    "internaldate, internaldate_tz, savedate, size) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (mailbox_id, uid, body_id, modseq, bits, encode_keywords(keywords),
-                     when.timestamp(), tz_minutes, now, len(raw)),
-                )
-                await self.db.execute(
-                    "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
-                    (uid + 1, modseq, mailbox_id),
-                )
-            except BaseException as exc:
-                await self._abort(exc)
+                limits = await self._limits()
+            except BaseException:
+                with contextlib.suppress(ValueError):
+                    self._appends.remove(item)
+                self._serial.release()
                 raise
-            await self._commit()
-        info = await self.mailbox_by_id(mailbox_id)
-        assert info is not None
-        self._emit("message_stored", info.name, (uid,))
-        meta = MessageMeta(
-            uid=uid, modseq=modseq, flags=join_flags(bits, keywords), size=len(raw),
-            internaldate=_internaldate(when.timestamp(), tz_minutes), savedate=now,
+            batch, self._appends = self._appends, []
+            self._submit(partial(self._store_batch, batch, limits),
+                         partial(self._appended, batch))
+        return await asyncio.shield(item.done)
+
+    @staticmethod
+    def _prepare(item: _Append) -> _Prepared:
+        raw = normalise_line_endings(item.raw)
+        mailbox = validate_mailbox_name(item.mailbox)
+        analysis, text = _analyse_for_store(raw)
+        bits, keywords = split_flags(item.flags)
+        when = item.internaldate or datetime.now(UTC).astimezone()
+        offset = when.utcoffset() or timedelta(0)
+        encoded = encode_keywords(keywords)
+        return _Prepared(mailbox, raw, analysis, text, bits, encoded, flags_of(bits, encoded),
+                         when.timestamp(), int(offset.total_seconds() // 60))
+
+    def _store_batch(self, batch: list[_Append], limits: tuple[int, int],
+                     conn: Conn) -> list[AppendOutcome]:
+        """Analyse, then insert each message in its own savepoint, then one COMMIT."""
+        outcomes: list[AppendOutcome] = []
+        prepared: list[tuple[int, _Prepared]] = []
+        for n, item in enumerate(batch):
+            try:
+                prepared.append((n, self._prepare(item)))
+                outcomes.append(TemporaryStoreError("not stored"))  # until its insert is done
+            except Exception as exc:
+                outcomes.append(exc)
+        if not prepared:
+            return outcomes
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            failure: BaseException = temporary_error(exc) or exc
+            for n, _message in prepared:
+                outcomes[n] = failure
+            return outcomes
+        stored: list[int] = []
+        try:
+            for n, message in prepared:
+                conn.execute("SAVEPOINT append")
+                try:
+                    outcomes[n] = self._insert_message(conn, message, limits)
+                except Exception as exc:
+                    if not conn.in_transaction:  # SQLite rolled it all back (full, I/O error)
+                        lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
+                        for m in [*stored, n]:  # later ones stay "not stored"
+                            outcomes[m] = lost
+                        return outcomes
+                    conn.execute("ROLLBACK TO append")
+                    outcomes[n] = temporary_error(exc) or exc
+                conn.execute("RELEASE append")
+                if not isinstance(outcomes[n], BaseException):
+                    stored.append(n)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(conn)
+            if isinstance(exc, Exception):
+                lost = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
+                for n in stored:  # the rest keep their own error or "not stored"
+                    outcomes[n] = lost
+                return outcomes
+            raise
+        return outcomes
+
+    def _insert_message(self, conn: Conn, message: _Prepared,
+                        limits: tuple[int, int]) -> tuple[MailboxInfo, MessageMeta]:
+        box = conn.execute(self._MAILBOX_SQL + "WHERE name = ?", (message.mailbox,)).fetchone()
+        if box is None:
+            raise MailboxNotFound(f"no mailbox {message.mailbox!r}")
+        raw, analysis, fields = message.raw, message.analysis, message.analysis.fields
+        self._check_quota(conn, limits, len(raw), 1)
+        cursor = conn.execute(
+            "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, "
+            "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, "
+            "x_uidl, sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (len(raw), analysis.header_end, analysis.envelope, analysis.bodystructure,
+             analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
+             fields.bcc, fields.subject, fields.message_id or "",
+             x_uidl_of(raw[:analysis.header_end]),
+             _wall_clock(fields.sent_date) if fields.sent_date else None),
         )
+        body_id = cursor.lastrowid
+        conn.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)", (body_id, raw))
+        conn.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)", (body_id, message.text))
+        mailbox_id, uid, modseq, now = box[0], box[3], box[4] + 1, time.time()
+        conn.execute(
+            "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
+            "internaldate, internaldate_tz, savedate, size, internal_day) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (mailbox_id, uid, body_id, modseq, message.bits, message.keywords, message.ts,
+             message.tz, now, len(raw), internal_day(message.ts, message.tz)),
+        )
+        conn.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                     (uid + 1, modseq, mailbox_id))
+        # The triggers moved the counters exactly so; no need to read the row again.
+        info = MailboxInfo(
+            id=mailbox_id, name=box[1], uidvalidity=box[2], uidnext=uid + 1,
+            highestmodseq=modseq, subscribed=bool(box[5]), special_use=box[6],
+            messages=box[7] + 1, unseen=box[8] + (not message.bits & 1), size=box[9] + len(raw),
+        )
+        meta = MessageMeta(uid, modseq, message.flags, len(raw), None, now, message.ts,
+                           message.tz)
         return info, meta
+
+    def _appended(self, batch: list[_Append],
+                  inner: asyncio.Future[list[AppendOutcome]]) -> None:
+        """Hand each caller its outcome (on the event loop, after the COMMIT)."""
+        error = inner.exception() if not inner.cancelled() else asyncio.CancelledError()
+        outcomes: list[AppendOutcome] = [error] * len(batch) if error else inner.result()
+        stored: list[tuple[MailboxInfo, MessageMeta]] = []
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if item.done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                item.done.set_exception(outcome)
+            else:
+                item.done.set_result(outcome)
+                stored.append(outcome)
+        if stored:
+            self.after_commit()
+            for info, meta in stored:
+                try:
+                    self._emit("message_stored", info.name, (meta.uid,))
+                except Exception:
+                    log.exception("%s: store observer failed", self.account)
+
+    # -- messages ----------------------------------------------------------------------------
 
     _META_SQL = ("SELECT uid, modseq, flags, keywords, size, internaldate, internaldate_tz, "
                  "savedate FROM message ")
 
     @staticmethod
     def _meta(row: Any) -> MessageMeta:
-        return MessageMeta(
-            uid=row[0], modseq=row[1], flags=join_flags(row[2], decode_keywords(row[3])),
-            size=row[4], internaldate=_internaldate(row[5], row[6]), savedate=row[7],
-        )
+        return MessageMeta(row[0], row[1], flags_of(row[2], row[3]), row[4], None, row[7],
+                           row[5], row[6])
+
+    def _metas(self, conn: Conn, where: str, params: tuple[Any, ...]) -> list[MessageMeta]:
+        meta = self._meta
+        return [meta(r) for r in conn.execute(self._META_SQL + where, params)]
 
     async def messages(self, mailbox_id: int) -> list[MessageMeta]:
-        rows = await self._rows(self._META_SQL + "WHERE mailbox_id = ? ORDER BY uid",
-                                (mailbox_id,))
-        return [self._meta(r) for r in rows]
+        return await self.run(lambda conn: self._metas(
+            conn, "WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)))
 
     async def messages_changed_since(self, mailbox_id: int, modseq: int) -> list[MessageMeta]:
-        rows = await self._rows(
-            self._META_SQL + "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-            (mailbox_id, modseq),
-        )
-        return [self._meta(r) for r in rows]
+        return await self.run(lambda conn: self._metas(
+            conn, "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)))
 
     async def read_raw(self, mailbox_id: int, uid: int) -> bytes | None:
-        row = await self._row(
+        row = await self._one(
             "SELECT r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
             "WHERE g.mailbox_id = ? AND g.uid = ?", (mailbox_id, uid),
         )
@@ -602,36 +832,44 @@ class SqliteMailStore:
         self, mailbox_id: int, uids: Sequence[int]
     ) -> AsyncIterator[tuple[int, bytes]]:
         """Yield (uid, raw) a few at a time, so a big FETCH never holds every body at once."""
-        for chunk in _chunks(list(uids)):
-            for start in range(0, len(chunk), 16):
-                part = chunk[start:start + 16]
-                rows = await self._rows(
-                    "SELECT g.uid, r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
-                    f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(part))}) "
-                    "ORDER BY g.uid", (mailbox_id, *part),
-                )
-                for uid, raw in rows:
-                    yield uid, bytes(raw)
+        wanted = list(uids)
+        for start in range(0, len(wanted), 16):
+            part = wanted[start:start + 16]
+            rows = await self._all(
+                "SELECT g.uid, r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
+                f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(part))}) "
+                "ORDER BY g.uid", (mailbox_id, *part),
+            )
+            for uid, raw in rows:
+                yield uid, bytes(raw)
 
     async def parts(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageParts]:
-        out: list[MessageParts] = []
-        for chunk in _chunks(list(uids)):
-            rows = await self._rows(
-                "SELECT g.uid, b.envelope, b.body_simple, b.bodystructure, b.tree, b.header_end "
-                "FROM message g JOIN body b ON b.id = g.body_id "
-                f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(chunk))}) "
-                "ORDER BY g.uid", (mailbox_id, *chunk),
-            )
-            out.extend(MessageParts(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3]), bytes(r[4]),
-                                    r[5]) for r in rows)
-        return out
+        def read(conn: Conn) -> list[MessageParts]:
+            out: list[MessageParts] = []
+            for chunk in _chunks(list(uids)):
+                rows = conn.execute(
+                    "SELECT g.uid, b.envelope, b.body_simple, b.bodystructure, b.tree, "
+                    "b.header_end FROM message g JOIN body b ON b.id = g.body_id "
+                    f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(chunk))}) "
+                    "ORDER BY g.uid", (mailbox_id, *chunk),
+                )
+                out.extend(MessageParts(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3]),
+                                        bytes(r[4]), r[5]) for r in rows)
+            return out
+        return await self.run(read)
 
-    async def _bump_modseq(self, mailbox_id: int) -> int:
-        row = await self._row("SELECT highestmodseq FROM mailbox WHERE id = ?", (mailbox_id,))
+    @staticmethod
+    def _bump_modseq(conn: Conn, mailbox_id: int) -> int:
+        row = conn.execute("SELECT highestmodseq FROM mailbox WHERE id = ?",
+                           (mailbox_id,)).fetchone()
         modseq = int(row[0]) + 1
-        await self.db.execute("UPDATE mailbox SET highestmodseq = ? WHERE id = ?",
-                              (modseq, mailbox_id))
+        conn.execute("UPDATE mailbox SET highestmodseq = ? WHERE id = ?", (modseq, mailbox_id))
         return modseq
+
+    @staticmethod
+    def _name_of(conn: Conn, mailbox_id: int) -> str:
+        row = conn.execute("SELECT name FROM mailbox WHERE id = ?", (mailbox_id,)).fetchone()
+        return str(row[0]) if row else ""
 
     async def store_flags(
         self, mailbox_id: int, uids: Sequence[int], mode: FlagMode, flags: Iterable[str],
@@ -639,104 +877,97 @@ class SqliteMailStore:
     ) -> FlagUpdate:
         """Change flags; only messages whose flags really change get a new MODSEQ."""
         bits, keywords = split_flags(flags)
-        updated: list[MessageMeta] = []
-        failed: list[int] = []
-        async with self.lock:
-            await self._begin()
-            try:
-                modseq: int | None = None
-                for chunk in _chunks(list(uids)):
-                    rows = await self._rows(
-                        self._META_SQL + f"WHERE mailbox_id = ? AND uid IN "
-                        f"({_placeholders(len(chunk))}) ORDER BY uid", (mailbox_id, *chunk),
+
+        def change(conn: Conn) -> tuple[str, list[MessageMeta], list[int]]:
+            updated: list[MessageMeta] = []
+            failed: list[int] = []
+            modseq: int | None = None
+            for chunk in _chunks(list(uids)):
+                rows = conn.execute(
+                    self._META_SQL + f"WHERE mailbox_id = ? AND uid IN "
+                    f"({_placeholders(len(chunk))}) ORDER BY uid", (mailbox_id, *chunk),
+                ).fetchall()
+                for row in rows:
+                    if unchangedsince is not None and row[1] > unchangedsince:
+                        failed.append(row[0])
+                        continue
+                    old_bits, old_kw = row[2], decode_keywords(row[3])
+                    if mode == "set":
+                        new_bits, new_kw = bits, keywords
+                    elif mode == "add":
+                        new_bits, new_kw = old_bits | bits, old_kw | keywords
+                    else:
+                        new_bits, new_kw = old_bits & ~bits, old_kw - keywords
+                    if (new_bits, new_kw) == (old_bits, old_kw):
+                        continue
+                    if modseq is None:
+                        modseq = self._bump_modseq(conn, mailbox_id)
+                    encoded = encode_keywords(new_kw)
+                    conn.execute(
+                        "UPDATE message SET flags = ?, keywords = ?, modseq = ? "
+                        "WHERE mailbox_id = ? AND uid = ?",
+                        (new_bits, encoded, modseq, mailbox_id, row[0]),
                     )
-                    for row in rows:
-                        if unchangedsince is not None and row[1] > unchangedsince:
-                            failed.append(row[0])
-                            continue
-                        old_bits, old_kw = row[2], decode_keywords(row[3])
-                        if mode == "set":
-                            new_bits, new_kw = bits, keywords
-                        elif mode == "add":
-                            new_bits, new_kw = old_bits | bits, old_kw | keywords
-                        else:
-                            new_bits, new_kw = old_bits & ~bits, old_kw - keywords
-                        if (new_bits, new_kw) == (old_bits, old_kw):
-                            continue
-                        if modseq is None:
-                            modseq = await self._bump_modseq(mailbox_id)
-                        await self.db.execute(
-                            "UPDATE message SET flags = ?, keywords = ?, modseq = ? "
-                            "WHERE mailbox_id = ? AND uid = ?",
-                            (new_bits, encode_keywords(new_kw), modseq, mailbox_id, row[0]),
-                        )
-                        updated.append(self._meta(
-                            (row[0], modseq, new_bits, encode_keywords(new_kw), *row[4:])
-                        ))
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+                    updated.append(MessageMeta(row[0], modseq, join_flags(new_bits, new_kw),
+                                               row[4], None, row[7], row[5], row[6]))
+            return (self._name_of(conn, mailbox_id) if updated else ""), updated, failed
+        name, updated, failed = await self._write(change)
         if updated:
-            self._emit("flags_changed", await self._mailbox_name(mailbox_id),
-                       [meta.uid for meta in updated])
+            self._emit("flags_changed", name, [meta.uid for meta in updated])
         return FlagUpdate(tuple(updated), tuple(failed))
 
-    async def _record_expunged(self, mailbox_id: int, uids: Sequence[int]) -> int:
-        modseq = await self._bump_modseq(mailbox_id)
-        await self.db.executemany(
+    def _record_expunged(self, conn: Conn, mailbox_id: int, uids: Sequence[int]) -> int:
+        modseq = self._bump_modseq(conn, mailbox_id)
+        conn.executemany(
             "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES (?, ?, ?)",
             [(mailbox_id, uid, modseq) for uid in uids],
         )
-        await self._forget_old_expunges(mailbox_id)
+        self._forget_old_expunges(conn, mailbox_id)
         return modseq
 
-    async def _forget_old_expunges(self, mailbox_id: int) -> None:
+    def _forget_old_expunges(self, conn: Conn, mailbox_id: int) -> None:
         """Keep the newest ``expunged_kept`` records; whole MODSEQs go, and the floor rises.
 
         Expunges sharing a MODSEQ are forgotten together, so for any MODSEQ at or above the
         floor the table still holds every later expunge.
         """
-        row = await self._row(
+        row = conn.execute(
             "SELECT modseq FROM expunged WHERE mailbox_id = ? ORDER BY modseq DESC "
             "LIMIT 1 OFFSET ?", (mailbox_id, self.expunged_kept),
-        )
+        ).fetchone()
         if row is None:
             return
-        await self.db.execute("DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?",
-                              (mailbox_id, row[0]))
-        await self.db.execute(
-            "UPDATE mailbox SET expunged_floor = max(expunged_floor, ?) WHERE id = ?",
-            (row[0], mailbox_id),
-        )
+        conn.execute("DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?",
+                     (mailbox_id, row[0]))
+        conn.execute("UPDATE mailbox SET expunged_floor = max(expunged_floor, ?) WHERE id = ?",
+                     (row[0], mailbox_id))
+
+    def _expunge(self, conn: Conn, mailbox_id: int, uids: Iterable[int]) -> list[int]:
+        present: list[int] = []
+        for chunk in _chunks(sorted(set(uids))):
+            found = [r[0] for r in conn.execute(
+                f"SELECT uid FROM message WHERE mailbox_id = ? AND uid IN "
+                f"({_placeholders(len(chunk))})", (mailbox_id, *chunk),
+            )]
+            if found:
+                conn.execute(
+                    f"DELETE FROM message WHERE mailbox_id = ? AND uid IN "
+                    f"({_placeholders(len(found))})", (mailbox_id, *found),
+                )
+            present.extend(found)
+        if present:
+            self._record_expunged(conn, mailbox_id, present)
+        return sorted(present)
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
         """Remove messages for good; returns the UIDs that were really there."""
-        async with self.lock:
-            await self._begin()
-            try:
-                present: list[int] = []
-                for chunk in _chunks(sorted(set(uids))):
-                    rows = await self._rows(
-                        f"SELECT uid FROM message WHERE mailbox_id = ? AND uid IN "
-                        f"({_placeholders(len(chunk))})", (mailbox_id, *chunk),
-                    )
-                    found = [r[0] for r in rows]
-                    if found:
-                        await self.db.execute(
-                            f"DELETE FROM message WHERE mailbox_id = ? AND uid IN "
-                            f"({_placeholders(len(found))})", (mailbox_id, *found),
-                        )
-                    present.extend(found)
-                if present:
-                    await self._record_expunged(mailbox_id, present)
-            except BaseException:
-                await self._rollback()
-                raise
-            await self._commit()
+        def expunge(conn: Conn) -> tuple[str, list[int]]:
+            present = self._expunge(conn, mailbox_id, uids)
+            return (self._name_of(conn, mailbox_id) if present else ""), present
+        name, present = await self._write(expunge)
         if present:
-            self._emit("expunged", await self._mailbox_name(mailbox_id), sorted(present))
-        return sorted(present)
+            self._emit("expunged", name, present)
+        return present
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> list[int] | None:
         """UIDs expunged after ``modseq``; None if expunges that old are forgotten.
@@ -744,68 +975,84 @@ class SqliteMailStore:
         On None, every UID below UIDNEXT that is not in the mailbox now (:meth:`uids`) has
         been expunged at some time: UIDs are handed out one by one and never reused.
         """
-        floor = await self._row("SELECT expunged_floor FROM mailbox WHERE id = ?",
-                                (mailbox_id,))
-        if floor is not None and modseq < floor[0]:
-            return None
-        rows = await self._rows(
-            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-            (mailbox_id, modseq),
-        )
-        return [r[0] for r in rows]
+        def read(conn: Conn) -> list[int] | None:
+            floor = conn.execute("SELECT expunged_floor FROM mailbox WHERE id = ?",
+                                 (mailbox_id,)).fetchone()
+            if floor is not None and modseq < floor[0]:
+                return None
+            return [r[0] for r in conn.execute(
+                "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                (mailbox_id, modseq),
+            )]
+        return await self.run(read)
 
     async def uids(self, mailbox_id: int) -> list[int]:
         """The UIDs in a mailbox now, ascending."""
-        rows = await self._rows("SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid",
-                                (mailbox_id,))
+        rows = await self._all("SELECT uid FROM message WHERE mailbox_id = ? ORDER BY uid",
+                               (mailbox_id,))
         return [r[0] for r in rows]
+
+    def _copy(self, conn: Conn, mailbox_id: int, uids: Sequence[int], target: str,
+              limits: tuple[int, int]) -> tuple[MailboxInfo, list[tuple[int, int]]]:
+        """Copy inside the caller's transaction; returns the target and (old, new) UIDs."""
+        dest = conn.execute("SELECT id, uidnext, highestmodseq FROM mailbox WHERE name = ?",
+                            (target,)).fetchone()
+        if dest is None:
+            raise MailboxNotFound(f"no mailbox {target!r}")
+        dest_id, next_uid, modseq = dest[0], dest[1], dest[2] + 1
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(set(uids))):
+            rows.extend(conn.execute(
+                "SELECT uid, body_id, flags, keywords, internaldate, internaldate_tz, size, "
+                f"internal_day FROM message WHERE mailbox_id = ? AND uid IN "
+                f"({_placeholders(len(chunk))}) ORDER BY uid", (mailbox_id, *chunk),
+            ).fetchall())
+        self._check_quota(conn, limits, sum(r[6] for r in rows), len(rows))
+        now = time.time()
+        mapping = [(row[0], next_uid + n) for n, row in enumerate(rows)]
+        if rows:
+            conn.executemany(
+                "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
+                "internaldate, internaldate_tz, savedate, size, internal_day) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(dest_id, new, body_id, modseq, flags, keywords, idate, idate_tz, now, size,
+                  day)
+                 for (_uid, body_id, flags, keywords, idate, idate_tz, size, day), (_old, new)
+                 in zip(rows, mapping, strict=True)],
+            )
+            conn.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
+                         (next_uid + len(rows), modseq, dest_id))
+        info = self._mailbox_where(conn, "WHERE id = ?", dest_id)
+        assert info is not None
+        return info, mapping
 
     async def copy(
         self, mailbox_id: int, uids: Sequence[int], target: str
     ) -> tuple[MailboxInfo, list[tuple[int, int]]]:
         """Copy messages (sharing their bodies) keeping flags and INTERNALDATE."""
         target_name = validate_mailbox_name(target)
-        async with self.lock:
-            dest = await self._row("SELECT id, uidnext, highestmodseq FROM mailbox WHERE name = ?",
-                                   (target_name,))
-            if dest is None:
-                raise MailboxNotFound(f"no mailbox {target!r}")
-            dest_id, next_uid, modseq = dest[0], dest[1], dest[2] + 1
-            rows: list[Any] = []
-            for chunk in _chunks(sorted(set(uids))):
-                rows.extend(await self._rows(
-                    "SELECT uid, body_id, flags, keywords, internaldate, internaldate_tz, size "
-                    f"FROM message WHERE mailbox_id = ? AND uid IN ({_placeholders(len(chunk))}) "
-                    "ORDER BY uid", (mailbox_id, *chunk),
-                ))
-            await self._check_quota(sum(r[6] for r in rows), len(rows))
-            mapping: list[tuple[int, int]] = []
-            now = time.time()
-            await self._begin()
-            try:
-                for uid, body_id, flags, keywords, idate, idate_tz, size in rows:
-                    await self.db.execute(
-                        "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
-                        "internaldate, internaldate_tz, savedate, size) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (dest_id, next_uid, body_id, modseq, flags, keywords, idate, idate_tz,
-                         now, size),
-                    )
-                    mapping.append((uid, next_uid))
-                    next_uid += 1
-                if mapping:
-                    await self.db.execute(
-                        "UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
-                        (next_uid, modseq, dest_id),
-                    )
-            except BaseException as exc:
-                await self._abort(exc)
-                raise
-            await self._commit()
-        info = await self.mailbox_by_id(dest_id)
-        assert info is not None
+        limits = await self._limits()
+        info, mapping = await self._write(
+            lambda conn: self._copy(conn, mailbox_id, uids, target_name, limits))
         if mapping:
             self._emit("message_stored", info.name, [new for _old, new in mapping])
+        return info, mapping
+
+    async def move(
+        self, mailbox_id: int, uids: Sequence[int], target: str
+    ) -> tuple[MailboxInfo, list[tuple[int, int]]]:
+        """MOVE: copy then expunge the source messages, in one transaction."""
+        target_name = validate_mailbox_name(target)
+        limits = await self._limits()
+
+        def move(conn: Conn) -> tuple[MailboxInfo, list[tuple[int, int]], str]:
+            info, mapping = self._copy(conn, mailbox_id, uids, target_name, limits)
+            self._expunge(conn, mailbox_id, [old for old, _new in mapping])
+            return info, mapping, self._name_of(conn, mailbox_id)
+        info, mapping, source = await self._write(move)
+        if mapping:
+            self._emit("message_stored", info.name, [new for _old, new in mapping])
+            self._emit("expunged", source, sorted(old for old, _new in mapping))
         return info, mapping
 
     async def claim_recent(
@@ -819,16 +1066,17 @@ class SqliteMailStore:
         session that will hear of it first. ``claim=False`` only looks: EXAMINE must not take
         \\Recent away from the next session.
         """
-        async with self.lock:
-            row = await self._row("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
-                                  (mailbox_id,))
+        def claim_fn(conn: Conn) -> int:
+            row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
+                               (mailbox_id,)).fetchone()
             if row is None:
                 raise MailboxNotFound("mailbox vanished")
             target = row[1] if upto is None else min(upto, row[1])
             if claim and row[0] < target:
-                await self.db.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                                      (target, mailbox_id))
+                conn.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
+                             (target, mailbox_id))
             return int(row[0])
+        return await self.run(claim_fn)
 
     async def search(
         self, mailbox_id: int, where: str, params: Sequence[Any], with_text: bool = False
@@ -839,25 +1087,16 @@ class SqliteMailStore:
         t (the searchable body text).
         """
         text_join = "LEFT JOIN body_text t ON t.body_id = g.body_id " if with_text else ""
-        rows = await self._rows(
+        rows = await self._all(
             "SELECT g.uid, g.modseq FROM message g JOIN body b ON b.id = g.body_id "
             f"{text_join}WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid",
             (mailbox_id, *params),
         )
         return [(r[0], r[1]) for r in rows]
 
-    async def move(
-        self, mailbox_id: int, uids: Sequence[int], target: str
-    ) -> tuple[MailboxInfo, list[tuple[int, int]]]:
-        """MOVE: copy then expunge the source messages (two commits; a crash in between leaves
-        a copy in both folders, never in neither)."""
-        info, mapping = await self.copy(mailbox_id, uids, target)
-        await self.expunge(mailbox_id, [old for old, _new in mapping])
-        return info, mapping
-
     async def x_uidls(self, mailbox_id: int) -> dict[int, str]:
         """UID -> X-UIDL header value, for messages migrated from another POP3 server."""
-        rows = await self._rows(
+        rows = await self._all(
             "SELECT g.uid, b.x_uidl FROM message g JOIN body b ON b.id = g.body_id "
             "WHERE g.mailbox_id = ? AND b.x_uidl IS NOT NULL", (mailbox_id,),
         )
@@ -865,7 +1104,7 @@ class SqliteMailStore:
 
     async def status_counts(self, mailbox_id: int) -> tuple[int, int, int]:
         """(recent, deleted, deleted bytes) for STATUS RECENT, DELETED and DELETED-STORAGE."""
-        row = await self._row(
+        row = await self._one(
             "SELECT COALESCE(SUM(g.uid >= m.first_recent_uid), 0), "
             "COALESCE(SUM((g.flags & 8) != 0), 0), "
             "COALESCE(SUM(CASE WHEN (g.flags & 8) != 0 THEN g.size ELSE 0 END), 0) "

@@ -111,4 +111,61 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE mailbox ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: counters kept by triggers, so SELECT, STATUS, APPEND and the quota check read one
+    # row instead of aggregating every message of a mailbox; the local day of INTERNALDATE
+    # (days since 1970-01-01 in the message's own zone) for indexed SEARCH BEFORE/ON/SINCE;
+    # an index that finds the first unseen message without a scan.
+    """
+    ALTER TABLE mailbox ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailbox ADD COLUMN unseen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mailbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_state ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_state ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE message ADD COLUMN internal_day INTEGER NOT NULL DEFAULT 0;
+    UPDATE message SET internal_day =
+        CAST((internaldate + internaldate_tz * 60) / 86400.0 AS INTEGER)
+        - ((internaldate + internaldate_tz * 60) / 86400.0
+           < CAST((internaldate + internaldate_tz * 60) / 86400.0 AS INTEGER));
+    UPDATE mailbox SET
+        messages = (SELECT COUNT(*) FROM message WHERE mailbox_id = mailbox.id),
+        unseen = (SELECT COUNT(*) FROM message WHERE mailbox_id = mailbox.id
+                  AND (flags & 1) = 0),
+        size = (SELECT COALESCE(SUM(size), 0) FROM message WHERE mailbox_id = mailbox.id);
+    UPDATE account_state SET
+        used_bytes = (SELECT COALESCE(SUM(size), 0) FROM message),
+        used_messages = (SELECT COUNT(*) FROM message);
+    CREATE INDEX message_day ON message(mailbox_id, internal_day);
+    CREATE INDEX message_unseen ON message(mailbox_id, uid) WHERE (flags & 1) = 0;
+    CREATE TRIGGER message_counts_insert AFTER INSERT ON message
+    BEGIN
+        UPDATE mailbox SET messages = messages + 1, unseen = unseen + ((NEW.flags & 1) = 0),
+            size = size + NEW.size WHERE id = NEW.mailbox_id;
+        UPDATE account_state SET used_bytes = used_bytes + NEW.size,
+            used_messages = used_messages + 1 WHERE id = 1;
+    END;
+    CREATE TRIGGER message_counts_delete AFTER DELETE ON message
+    BEGIN
+        UPDATE mailbox SET messages = messages - 1, unseen = unseen - ((OLD.flags & 1) = 0),
+            size = size - OLD.size WHERE id = OLD.mailbox_id;
+        UPDATE account_state SET used_bytes = used_bytes - OLD.size,
+            used_messages = used_messages - 1 WHERE id = 1;
+    END;
+    CREATE TRIGGER message_counts_flags AFTER UPDATE OF flags, size ON message
+    WHEN OLD.mailbox_id = NEW.mailbox_id
+        AND ((OLD.flags & 1) != (NEW.flags & 1) OR OLD.size != NEW.size)
+    BEGIN
+        UPDATE mailbox SET unseen = unseen + ((NEW.flags & 1) = 0) - ((OLD.flags & 1) = 0),
+            size = size + NEW.size - OLD.size WHERE id = NEW.mailbox_id;
+        UPDATE account_state SET used_bytes = used_bytes + NEW.size - OLD.size WHERE id = 1;
+    END;
+    CREATE TRIGGER message_counts_move AFTER UPDATE OF mailbox_id ON message
+    WHEN OLD.mailbox_id != NEW.mailbox_id
+    BEGIN
+        UPDATE mailbox SET messages = messages - 1, unseen = unseen - ((OLD.flags & 1) = 0),
+            size = size - OLD.size WHERE id = OLD.mailbox_id;
+        UPDATE mailbox SET messages = messages + 1, unseen = unseen + ((NEW.flags & 1) = 0),
+            size = size + NEW.size WHERE id = NEW.mailbox_id;
+        UPDATE account_state SET used_bytes = used_bytes + NEW.size - OLD.size WHERE id = 1;
+    END;
+    """,
 )

@@ -9,6 +9,7 @@ they arrive as JSON arrays, so a huge set costs one parameter, not thousands.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from mailhost.store.flags import SYSTEM_FLAGS
 
 DECODED_HEADERS = {"from": "b.hdr_from", "to": "b.hdr_to", "cc": "b.hdr_cc",
                    "bcc": "b.hdr_bcc", "subject": "b.hdr_subject"}
+EPOCH = datetime.date(1970, 1, 1)
 HEADER_BLOB = "(SELECT substr(r.raw, 1, b.header_end) FROM body_raw r WHERE r.body_id = b.id)"
 
 
@@ -106,14 +108,15 @@ class _Compiler:
         return f"mh_header_has({HEADER_BLOB}, ?, ?)"
 
     def date(self, key: sk.DateMatch) -> str:
-        if key.field is sk.DateField.INTERNAL:
-            column = "date(g.internaldate + g.internaldate_tz * 60, 'unixepoch')"
-        else:
-            column = "date(b.sent_date, 'unixepoch')"  # stored as written, zone dropped
         operator = {sk.DateRelation.BEFORE: "<", sk.DateRelation.ON: "=",
                     sk.DateRelation.SINCE: ">="}[key.relation]
+        if key.field is sk.DateField.INTERNAL:
+            # The local day of INTERNALDATE, stored at APPEND: index message_day serves it.
+            self.params.append((key.date - EPOCH).days)
+            return f"(g.internal_day {operator} ?)"
         self.params.append(key.date.isoformat())
-        return f"({column} {operator} ?)"
+        # The Date: header is stored as written, its zone dropped.
+        return f"(date(b.sent_date, 'unixepoch') {operator} ?)"
 
 
 def compile_search(key: sk.SearchKey, scope: SearchScope) -> CompiledSearch:

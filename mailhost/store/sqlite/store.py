@@ -13,16 +13,17 @@ from mailhost.store.events import StoreObserver
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import open_database
 from mailhost.store.sqlite.directory import SqliteDirectory
-from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.mailstore import QuotaSource, SqliteMailStore
+from mailhost.store.sqlite.pool import DatabasePool
 
 
 class NoSuchAccount(StoreError):
     pass
 
 
-# Keep a released account database open a while: mail clients poll (log in, check, log out)
-# every few minutes, and reopening costs pragma checks and a migration check each time.
+# Keep a released account's store a while: mail clients poll (log in, check, log out) every
+# few minutes, and a new store checks the schema again. The store holds no connection while
+# unused (see pool.py), so keeping it costs little.
 IDLE_KEEP_SECONDS = 300.0
 MAX_IDLE_ACCOUNTS = 64
 
@@ -42,18 +43,20 @@ class SqliteStore:
     username can steer a path.
     """
 
-    def __init__(self, data_dir: Path, directory: SqliteDirectory) -> None:
+    def __init__(self, data_dir: Path, directory: SqliteDirectory,
+                 pool: DatabasePool | None = None) -> None:
         self.data_dir = data_dir
         self.directory = directory
+        self.pool = pool if pool is not None else DatabasePool()  # shared by every account
         self._open: dict[str, _OpenAccount] = {}
         self._opening = asyncio.Lock()
         self.observer: StoreObserver | None = None  # told of every committed change
 
     @classmethod
-    async def open(cls, data_dir: Path) -> SqliteStore:
+    async def open(cls, data_dir: Path, pool: DatabasePool | None = None) -> SqliteStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = await open_database(data_dir / "accounts.sqlite", SqliteDirectory.migrations)
-        return cls(data_dir, SqliteDirectory(db))
+        return cls(data_dir, SqliteDirectory(db, data_dir / "accounts.sqlite"), pool)
 
     def account_path(self, user_id: int) -> Path:
         return self.data_dir / "mail" / f"{user_id}.sqlite"
@@ -70,16 +73,14 @@ class SqliteStore:
                 await self._close_entry(user.address)
                 entry = None
             if entry is None:
-                db = await open_database(self.account_path(user.id), SqliteMailStore.migrations)
-                await register_functions(db)
-                mail = SqliteMailStore(user.address, db, user.quota_bytes, user.quota_messages,
-                                       self.account_path(user.id))
+                mail = SqliteMailStore(user.address, self.account_path(user.id), self.pool,
+                                       user.quota_bytes, user.quota_messages)
                 mail.observer = self.observer
                 mail.quota_source = self._quota_source(user.address)
                 try:
                     await mail.ensure_initialised()
                 except BaseException:
-                    await db.close()
+                    await mail.close()
                     raise
                 entry = self._open[user.address] = _OpenAccount(mail, user.id)
             entry.store.quota_bytes = user.quota_bytes
@@ -127,3 +128,4 @@ class SqliteStore:
                 await entry.store.close()
             self._open.clear()
         await self.directory.db.close()
+        self.pool.shutdown()

@@ -45,9 +45,9 @@ def seed(data_dir: Path, user: str, mailbox: str, ages_days: Sequence[float],
                     await mail.create_mailbox(mailbox, special_use)
                 for age in ages_days:
                     info, meta = await mail.append(mailbox, b"Subject: x\r\n\r\nbody\r\n")
-                    await mail.db.execute(
+                    await mail.run(lambda conn, info=info, meta=meta, age=age: conn.execute(
                         "UPDATE message SET savedate = ? WHERE mailbox_id = ? AND uid = ?",
-                        (time.time() - age * DAY, info.id, meta.uid))
+                        (time.time() - age * DAY, info.id, meta.uid)))
         finally:
             await store.close()
     asyncio.run(go())

@@ -57,10 +57,9 @@ def backdate(server: MailhostTestServer, user: str, mailbox: str, uids: Sequence
     async def go(mail: SqliteMailStore) -> None:
         box = await mail.get_mailbox(mailbox)
         assert box is not None
-        for uid in uids:
-            await mail.db.execute(
-                "UPDATE message SET savedate = ? WHERE mailbox_id = ? AND uid = ?",
-                (time.time() - days * DAY, box.id, uid))
+        await mail.run(lambda conn: conn.executemany(
+            "UPDATE message SET savedate = ? WHERE mailbox_id = ? AND uid = ?",
+            [(time.time() - days * DAY, box.id, uid) for uid in uids]))
     server.with_mail(user, go)
 
 

@@ -35,9 +35,9 @@ def stored(users: MailhostTestServer) -> tuple[int, int, int]:
     """(bytes, messages, bodies) alice's database holds: bodies show nothing half-stored."""
     async def count(mail: SqliteMailStore) -> tuple[int, int, int]:
         used_bytes, used_messages = await mail.usage()
-        row = await (await mail.db.execute("SELECT COUNT(*) FROM body")).fetchone()
-        assert row is not None
-        return used_bytes, used_messages, int(row[0])
+        bodies = await mail.run(
+            lambda conn: conn.execute("SELECT COUNT(*) FROM body").fetchone()[0])
+        return used_bytes, used_messages, int(bodies)
     return users.with_mail(ALICE, count)
 
 

@@ -189,6 +189,24 @@ def test_idle_sees_mailhost_deliver_run_as_another_process(
     watcher.done()
 
 
+def test_noop_sees_mailhost_deliver_run_as_another_process(
+    users: MailhostTestServer, connect: Connect, tmp_path: Path,
+) -> None:
+    """A session skips its queries while nothing was committed; a commit by another process
+    counts too, so the next command after it reports the message."""
+    session = connect()
+    assert session.ok(b"NOOP") == []
+    config = tmp_path / "deliver.toml"
+    config.write_text(f'[storage]\ndata_dir = "{users.config.storage.data_dir}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "mailhost", "deliver", "-c", str(config), "--to", ALICE],
+        input=b"Subject: from Postfix\r\n\r\nhi\r\n", capture_output=True, timeout=60,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    assert b"* 1 EXISTS" in session.ok(b"NOOP")
+    assert session.ok(b"NOOP") == []
+
+
 def test_deleting_the_selected_mailbox_ends_that_selection(connect: Connect) -> None:
     one = connect(select=None)
     one.ok(b"CREATE Work")

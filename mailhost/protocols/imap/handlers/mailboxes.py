@@ -18,7 +18,7 @@ from mailhost.protocols.imap.state import State
 from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import flag_list, mailbox_name
 from mailhost.store.flags import CANONICAL
-from mailhost.store.interface import MailboxInfo, MailboxNotFound
+from mailhost.store.interface import InvalidMailboxName, MailboxInfo, MailboxNotFound
 from mailhost.store.names import validate_mailbox_name
 
 SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
@@ -40,6 +40,7 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
     if command.qresync is not None and not session.qresync:
         session.bad(command, "QRESYNC must be enabled first (ENABLE QRESYNC)")
         return
+    token = session.commit_token()  # before reading: a commit after it moves the token
     info = await mail.get_mailbox(command.mailbox)
     if info is None:
         session.no(command, "no such mailbox", b"NONEXISTENT")
@@ -64,6 +65,7 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
     if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
         await _qresync_catch_up(session, box, command.qresync)
     session.selected = box
+    session.note_synced(box, token)
     session.state = State.SELECTED
     code = b"READ-ONLY" if box.read_only else b"READ-WRITE"
     session.tagged(command.tag, b"OK", f"{'EXAMINE' if command.read_only else 'SELECT'} "
@@ -249,12 +251,14 @@ async def status(session: ImapSession, command: cmd.Status) -> None:
 
 
 async def append(session: ImapSession, command: cmd.Append) -> None:
+    """APPEND; the store looks the mailbox up in the same step that stores the message."""
     mail = session.require_mail()
-    if await mail.get_mailbox(command.mailbox) is None:
+    try:
+        info, meta = await mail.append(command.mailbox, command.message, command.flags,
+                                       command.date_time)
+    except (MailboxNotFound, InvalidMailboxName):
         session.no(command, "mailbox does not exist; create it first", b"TRYCREATE")
         return
-    info, meta = await mail.append(command.mailbox, command.message, command.flags,
-                                   command.date_time)
     await session.complete(command, "completed",
                            b"APPENDUID %d %d" % (info.uidvalidity, meta.uid))
 

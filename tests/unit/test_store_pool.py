@@ -1,0 +1,185 @@
+"""Account databases on shared threads: group commit, connections released when quiet."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from mailhost.auth.passwords import hash_password
+from mailhost.store.interface import MailboxNotFound, OverQuota
+from mailhost.store.sqlite.pool import DatabasePool
+from mailhost.store.sqlite.store import SqliteStore
+from tests.unit.test_store_counters import assert_consistent, message
+
+USER = "a@example.test"
+
+
+async def open_store(tmp_path: Path, **pool: float) -> SqliteStore:
+    store = await SqliteStore.open(tmp_path, DatabasePool(**pool))  # type: ignore[arg-type]
+    await store.directory.add_user(USER, hash_password("pw"))
+    return store
+
+
+async def test_concurrent_appends_share_commits_and_fail_alone(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.directory.set_quota(USER, 20_000, 0)
+        async with store.account(USER) as mail:
+            generation = mail.generation
+            raws = [message(n) for n in range(20)]
+            raws[12] = message(12, 2000)  # alone over the quota
+            calls = [mail.append("Nowhere" if n == 7 else "INBOX", raw)
+                     for n, raw in enumerate(raws)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            assert isinstance(results[7], MailboxNotFound)
+            assert isinstance(results[12], OverQuota)
+            stored = [r for n, r in enumerate(results) if n not in (7, 12)]
+            uids = [meta.uid for _info, meta in stored]  # type: ignore[union-attr]
+            assert uids == list(range(1, 19))  # in the order the calls were made
+            assert mail.generation - generation < 18  # fewer commits than messages
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None and inbox.messages == 18 and inbox.uidnext == 19
+            last_info, _ = stored[-1]  # type: ignore[misc]
+            assert last_info.messages == 18  # each result tells the mailbox after its message
+            bodies = await mail.run(
+                lambda conn: conn.execute("SELECT COUNT(*) FROM body").fetchone()[0])
+            assert bodies == 18  # nothing half-stored from the failed ones
+            await mail.run(assert_consistent)
+            assert [m.uid for m in await mail.messages(inbox.id)] == uids
+    finally:
+        await store.close()
+
+
+async def test_quiet_account_closes_its_connection_and_reopens(tmp_path: Path) -> None:
+    store = await open_store(tmp_path, idle_seconds=0.05)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(1))
+            assert store.pool.open_connections == 1
+            for _ in range(100):
+                if store.pool.open_connections == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert store.pool.open_connections == 0  # a session in IDLE holds none
+            inbox = await mail.get_mailbox("INBOX")  # reopened on use
+            assert inbox is not None and inbox.messages == 1
+            # An in-process commit still wakes a waiter at once.
+            waiter = asyncio.ensure_future(mail.wait_for_change(mail.generation, 10))
+            await asyncio.sleep(0)
+            await mail.append("INBOX", message(2))
+            assert await asyncio.wait_for(waiter, 5)
+    finally:
+        await store.close()
+
+
+async def test_commit_by_another_process_wakes_a_waiter_without_a_connection(
+    tmp_path: Path,
+) -> None:
+    store = await open_store(tmp_path, idle_seconds=0.05)
+    try:
+        async with store.account(USER) as mail:
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None
+            await asyncio.sleep(0.3)
+            assert store.pool.open_connections == 0
+            waiter = asyncio.ensure_future(mail.wait_for_change(mail.generation, 10))
+            await asyncio.sleep(0.1)
+            assert mail.path is not None
+            other = sqlite3.connect(mail.path, isolation_level=None)  # another process's view
+            other.execute("UPDATE mailbox SET subscribed = 0 WHERE id = ?", (inbox.id,))
+            other.close()
+            assert await asyncio.wait_for(waiter, 5)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("accounts", [4])
+async def test_open_connections_are_capped(tmp_path: Path, accounts: int) -> None:
+    store = await SqliteStore.open(tmp_path, DatabasePool(max_open=2, idle_seconds=60))
+    try:
+        users = [f"u{n}@example.test" for n in range(accounts)]
+        for user in users:
+            await store.directory.add_user(user, hash_password("pw"))
+        for user in users:
+            async with store.account(user) as mail:
+                await mail.append("INBOX", message(1))
+        for _ in range(100):
+            if store.pool.open_connections <= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert store.pool.open_connections <= 2
+        async with store.account(users[0]) as mail:
+            assert (await mail.usage())[1] == 1
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_caller_does_not_let_the_next_one_in_early(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            started = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            order: list[str] = []
+
+            def slow(conn: sqlite3.Connection) -> None:
+                loop.call_soon_threadsafe(started.set)
+                conn.execute("SELECT 1")
+                time.sleep(0.2)
+                order.append("slow")
+
+            task = asyncio.ensure_future(mail.run(slow))
+            await started.wait()
+            task.cancel()
+            await mail.run(lambda conn: order.append("next"))
+            assert order == ["slow", "next"]
+    finally:
+        await store.close()
+
+
+async def test_closing_the_quiet_connection_does_not_wake_idle_sessions(tmp_path: Path) -> None:
+    store = await open_store(tmp_path, idle_seconds=0.2)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(1))  # a WAL with frames: closing checkpoints it
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None
+            wakes = 0
+            generation = mail.generation
+            deadline = asyncio.get_running_loop().time() + 4
+            while asyncio.get_running_loop().time() < deadline:
+                if await mail.wait_for_change(generation, 0.5):
+                    wakes += 1
+                    generation = mail.generation
+                    await mail.mailbox_version(inbox.id)  # what a woken session reads
+            assert wakes <= 3  # the checkpoint on closing (and a second look); no cycle
+    finally:
+        await store.close()
+
+
+async def test_a_full_disk_fails_the_whole_group_with_a_retry_later(tmp_path: Path) -> None:
+    from mailhost.store.interface import TemporaryStoreError
+    from mailhost.testing.server import cap_at_current_size, lift_page_cap
+
+    store = await open_store(tmp_path, idle_seconds=0.05)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(0))
+            old = await cap_at_current_size(mail)
+            await asyncio.sleep(0.3)  # the cap must outlive the connection it was set on
+            results = await asyncio.gather(
+                *(mail.append("INBOX", message(n, 3000)) for n in range(5)),
+                return_exceptions=True)
+            assert all(isinstance(r, TemporaryStoreError) for r in results)
+            await mail.run(assert_consistent)
+            assert (await mail.usage())[1] == 1
+            await lift_page_cap(mail, old)
+            _info, meta = await mail.append("INBOX", message(9, 3000))
+            assert meta.uid == 2
+            await mail.run(assert_consistent)
+    finally:
+        await store.close()
