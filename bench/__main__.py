@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="record mailhost with py-spy during round 1 of each workload")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
                         help="where the JSON results go")
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="mailhost's [server] event_loop (run twice to compare loops)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (data, logs)")
     return parser
 
@@ -143,13 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   workdir=root)
     runnable = [w for w in workloads if w.available(ctx) is None]
     users = sorted({address(u) for w in runnable for u in w.users(ctx)})
-    servers: list[BenchServer] = [MailhostServer(root, users, ctx.lmtp),
+    servers: list[BenchServer] = [MailhostServer(root, users, ctx.lmtp, args.event_loop),
                                   DovecotServer(root, users)]
     results = Results(
         started=datetime.now().astimezone(),
         machine=describe({s.name: s.version() for s in servers}),
         settings={"rounds": args.rounds, "quick": args.quick, "seed": args.seed,
-                  "sizes": asdict(sizes), "lmtp": ctx.lmtp, "profiled": args.profile},
+                  "sizes": asdict(sizes), "lmtp": ctx.lmtp, "profiled": args.profile,
+                  "event_loop": args.event_loop},
     )
     results.load["before"] = load_average()
     _say(f"temp dir {root}; {len(users)} accounts; LMTP {'on' if ctx.lmtp else 'pending'}")

@@ -41,7 +41,7 @@ def provides_lmtp() -> bool:
     return "lmtp" in names
 
 
-def _toml(data_dir: Path, ports: Ports) -> str:
+def _toml(data_dir: Path, ports: Ports, event_loop: str) -> str:
     listeners = [("imap", ports.imap), ("pop3", ports.pop3)]
     if ports.lmtp is not None:
         listeners.append(("lmtp", ports.lmtp))
@@ -50,6 +50,7 @@ def _toml(data_dir: Path, ports: Ports) -> str:
 hostname = "mailhost.bench"
 max_connections = {CONNECTION_LIMIT}
 max_connections_per_ip = {CONNECTION_LIMIT}
+event_loop = "{event_loop}"
 
 [storage]
 data_dir = "{data_dir}"
@@ -79,12 +80,14 @@ async def _add_users(data_dir: Path, users: list[str]) -> None:
 class MailhostServer(BenchServer):
     name = "mailhost"
 
-    def __init__(self, root: Path, users: Iterable[str], lmtp: bool) -> None:
+    def __init__(self, root: Path, users: Iterable[str], lmtp: bool,
+                 event_loop: str = "uvloop") -> None:
         self.root = root / "mailhost"
         self.data_dir = self.root / "data"
         self.conf = self.root / "mailhost.toml"
         self.log = self.root / "mailhost.log"
         self.users = list(users)
+        self.event_loop = event_loop
         self._ports = Ports(imap=free_port(), pop3=free_port(),
                             lmtp=free_port() if lmtp else None)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -100,7 +103,7 @@ class MailhostServer(BenchServer):
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(_toml(self.data_dir, self._ports))
+        self.conf.write_text(_toml(self.data_dir, self._ports, self.event_loop))
         asyncio.run(_add_users(self.data_dir, self.users))
         self._prepared = True
 
@@ -142,4 +145,4 @@ class MailhostServer(BenchServer):
                                 capture_output=True, text=True).stdout.strip()
         with open(REPO_ROOT / "pyproject.toml", "rb") as project:
             version = tomllib.load(project)["project"]["version"]
-        return f"mailhost {version} ({commit or 'no git'})"
+        return f"mailhost {version} ({commit or 'no git'}, {self.event_loop} loop)"

@@ -390,6 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(getattr(args, "config", None))
         logging.getLogger().setLevel(config.server.log_level.upper() if name == "serve"
                                      else logging.WARNING)
+        if name == "serve":
+            from mailhost.server import run_on_loop
+
+            return run_on_loop(_handlers[name](args, config), config.server.event_loop)
         return asyncio.run(_handlers[name](args, config))
     except ConfigError as exc:
         print(f"mailhost: config error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 PROTOCOLS = ("imap", "pop3", "smtp", "lmtp", "submission")
 TlsMode = Literal["none", "starttls", "implicit"]
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 class ConfigError(Exception):
@@ -73,6 +74,10 @@ class ServerSection:
         "Bytes queued to a client that does not read before it is disconnected.", 4 * 1024 * 1024
     )
     log_level: str = doc("Logging threshold: debug, info, warning or error.", "info")
+    event_loop: str = doc(
+        "Event loop for mailhost serve: uvloop (faster; asyncio if not installed) or asyncio.",
+        "uvloop",
+    )
 
 
 @dataclass(frozen=True)
@@ -332,6 +337,10 @@ def _check_semantics(config: Config) -> None:
     if config.server.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError(src, "server.log_level", f"unknown level {config.server.log_level!r}",
                           "use debug, info, warning or error")
+    if config.server.event_loop not in EVENT_LOOPS:
+        raise ConfigError(src, "server.event_loop",
+                          f"unknown event loop {config.server.event_loop!r}",
+                          f"use {' or '.join(EVENT_LOOPS)}")
     if bool(config.tls.cert_file) != bool(config.tls.key_file):
         raise ConfigError(src, "tls.cert_file", "cert_file and key_file must be set together",
                           "set both, or neither to use a generated self-signed pair")

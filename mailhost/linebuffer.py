@@ -21,6 +21,8 @@ class LineTooLong:
 class LineBuffer:
     """Accumulates received bytes and hands out complete lines or exact byte counts."""
 
+    __slots__ = ("_data", "_discarding", "_scan_from", "max_line")
+
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
         self._data = bytearray()
@@ -65,7 +67,8 @@ class LineBuffer:
         """Exactly ``size`` bytes (an IMAP literal), or None until that many have arrived."""
         if len(self._data) < size:
             return None
-        chunk = bytes(self._data[:size])
+        with memoryview(self._data) as view:  # one copy, not two (slice, then bytes)
+            chunk = bytes(view[:size])
         del self._data[:size]
         self._scan_from = 0
         return chunk

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from mailhost.auth.cache import AuthCache
 from mailhost.auth.passwords import (
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from mailhost.app import App
 
 log = logging.getLogger("mailhost.auth")
+T = TypeVar("T")
 
 
 class TransportSecurity(Protocol):
@@ -62,6 +65,9 @@ class Authenticator:
         )
         self.cache = AuthCache(ttl=cfg.cache_ttl)
         self.master_users = frozenset(u.lower() for u in cfg.master_users)
+        # One password hash per core at a time: an argon2id call holds 19 MiB, so twenty
+        # parallel logins would need 380 MiB at once while gaining nothing on two cores.
+        self._hashing = asyncio.Semaphore(os.cpu_count() or 1)
 
     def cleartext_allowed(self, conn: TransportSecurity) -> bool:
         """May a password be sent on this connection as it is now?"""
@@ -133,13 +139,28 @@ class Authenticator:
             return None
         if self.cache.lookup(user.address, password, user.password_hash):
             return AuthSuccess(user.address)
-        ok = await asyncio.to_thread(verify_password, user.password_hash, password)
+        ok = await self._hash_off_loop(verify_password, user.password_hash, password)
         if not ok:
             return AuthFailure("invalid credentials")
         stored_hash = user.password_hash
         if needs_rehash(user.password_hash):
-            stored_hash = await asyncio.to_thread(hash_password, password)
+            stored_hash = await self._hash_off_loop(hash_password, password)
             await directory.set_password(user.address, stored_hash)
             log.info("rehashed password of %s to argon2id", user.address)
         self.cache.store_success(user.address, password, stored_hash)
         return AuthSuccess(user.address)
+
+    async def _hash_off_loop(self, fn: Callable[..., T], *args: str) -> T:
+        """Run ``fn`` in a worker thread once a core is free for it.
+
+        The slot is given back when the thread finishes, not when the waiting session goes
+        away: a client that disconnects mid-login must not let more hashes run than cores.
+        """
+        await self._hashing.acquire()
+        try:
+            future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        except BaseException:
+            self._hashing.release()
+            raise
+        future.add_done_callback(lambda _done: self._hashing.release())
+        return await asyncio.shield(future)

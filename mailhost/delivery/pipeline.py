@@ -38,6 +38,7 @@ from mailhost.plugins import PluginError
 from mailhost.store.addresses import safe_for_log
 from mailhost.store.interface import (
     MailboxExists,
+    MailboxNotFound,
     MessageRef,
     OverQuota,
     StorageFull,
@@ -119,10 +120,12 @@ async def store(
     assert recipient.account is not None
     try:
         async with app.store.account(recipient.account) as mail:
-            if await mail.get_mailbox(decision.folder) is None:
+            try:
+                info, meta = await mail.append(decision.folder, message, decision.flags)
+            except MailboxNotFound:  # a folder a plugin named that does not exist yet
                 with contextlib.suppress(MailboxExists):
                     await mail.create_mailbox(decision.folder)
-            info, meta = await mail.append(decision.folder, message, decision.flags)
+                info, meta = await mail.append(decision.folder, message, decision.flags)
     except Exception as exc:
         reply = store_error_reply(exc)
         if isinstance(exc, StoreError):  # expected: full, locked, quota, a plugin's bad folder

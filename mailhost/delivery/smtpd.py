@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from typing import Any, AnyStr
 
@@ -35,6 +36,11 @@ from mailhost.delivery.replies import TOO_MANY_RECIPIENTS, one_per_recipient, wi
 log = logging.getLogger("mailhost.smtp")
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
+
+# ``<local@domain>`` with dot-atom parts (RFC 5322 §3.2.3 atext), as MTAs send it: for these
+# the email package's parser returns the text between the brackets unchanged.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
 def _command_limits() -> defaultdict[str, int]:
@@ -71,6 +77,7 @@ class MailhostSMTP(SMTP):
         self.handshake_timeout = handshake_timeout
         self.max_recipients = max_recipients
         self._in_data = False
+        self._held: list[bytes] = []  # replies not sent yet (see push)
 
     def _create_session(self) -> MailhostSession:
         return MailhostSession(self.loop)
@@ -79,15 +86,59 @@ class MailhostSMTP(SMTP):
         return MailhostEnvelope()
 
     async def push(self, status: AnyStr) -> None:
-        """Send a reply; str replies get an enhanced status code, bytes go out verbatim."""
+        """Send a reply; str replies get an enhanced status code, bytes go out verbatim.
+
+        A success reply is held back while the client's next command line is already here,
+        and goes out with the next reply that is not (RFC 2920 §3.2 lets a server batch the
+        replies to a pipelined group, as long as it flushes before it waits for input). An
+        MTA's MAIL, RCPT and DATA then cost one write and one wake-up of the client, not three.
+        Only 250 replies and the continuation lines of a multi-line reply are held: never a
+        greeting, 354, a TLS go-ahead, an AUTH challenge or an error that precedes a close.
+        """
         if isinstance(status, str):
-            await super().push(with_enhanced_code(status))
+            line = with_enhanced_code(status).encode("utf-8" if self.enable_SMTPUTF8
+                                                     else "ascii")
         else:
-            await super().push(status)
+            line = status
+        self._held.append(line + b"\r\n")
+        if line[3:4] == b"-" or (line.startswith(b"250") and self._next_command_waiting()):
+            return
+        data = b"".join(self._held)
+        self._held.clear()
+        self._writer.write(data)
+        await self._writer.drain()
+
+    def _next_command_waiting(self) -> bool:
+        """A whole command line is buffered, so the loop reads it without waiting."""
+        buffered = getattr(self._reader, "_buffer", None)  # aiosmtpd itself uses it too
+        return buffered is not None and b"\n" in buffered
 
     async def smtp_EHLO(self, hostname: str) -> None:
         self.command_size_limits = _command_limits()
         await super().smtp_EHLO(hostname)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's MAIL/RCPT address parser, with a fast path for a plain ``<addr>``.
+
+        aiosmtpd's version defines a typing.Protocol class on every call and runs the email
+        package's full RFC 5322 parser: 0.1-0.2 ms per MAIL and per RCPT here. The fast path
+        takes only input that parser returns unchanged (dot-atom local part and domain, then
+        nothing, or whitespace and parameters, which it strips), so the result is the same;
+        everything else (quoted local parts, comments, source routes, ``<>``, non-ASCII) goes
+        to aiosmtpd.
+        """
+        match = _PLAIN_ANGLE_ADDR.match(arg)
+        if match is None:
+            return super()._getaddr(arg)
+        rest = arg[match.end():]
+        if rest[:1] in (" ", "\t", "("):  # the parser's CFWS: it drops what follows '>'
+            rest = rest.lstrip()
+            if rest.startswith("("):  # a comment: leave it to the full parser
+                return super()._getaddr(arg)
+        address = match.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

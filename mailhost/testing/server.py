@@ -27,7 +27,7 @@ from mailhost.auth.passwords import hash_password
 from mailhost.config import Config, ListenerSection, parse_config
 from mailhost.delivery.lda import deliver_message
 from mailhost.delivery.replies import Reply
-from mailhost.server import Server
+from mailhost.server import Server, event_loop_factory
 from mailhost.store.interface import MessageMeta
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.testing.transcript import parse_transcript
@@ -131,7 +131,7 @@ class MailhostTestServer:
         self.ca = ca
         self.extra_plugins = list(extra_plugins)
         self.config_path = config_path
-        self.loop = asyncio.new_event_loop()
+        self.loop = event_loop_factory(config.server.event_loop)()
         self._thread = threading.Thread(target=self.loop.run_forever, name="mailhost-test",
                                         daemon=True)
         self.app: App | None = None

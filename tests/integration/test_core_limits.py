@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import os
 import poplib
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from passlib.hash import sha512_crypt
 
-from mailhost.auth.passwords import hash_password
+from mailhost.auth.passwords import hash_password, verify_password
 from mailhost.testing import ServerFactory
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, BOB_PASSWORD, RawClient
@@ -114,3 +117,43 @@ def test_passwords_over_1kb_are_refused(users: MailhostTestServer) -> None:
     with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
         pop._shortcmd(blob)
     pop.quit()
+
+
+def test_parallel_logins_hash_at_most_one_password_per_core(
+    mailhost_server: MailhostTestServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twenty logins at once must not run twenty argon2id hashes (19 MiB each) at once."""
+    import mailhost.auth.authenticator as authenticator
+
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def counting_verify(stored: str, password: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)  # keep each hash in flight long enough for logins to overlap
+            return verify_password(stored, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(authenticator, "verify_password", counting_verify)
+    users = [f"user{n}@example.test" for n in range(8)]
+    for address in users:
+        mailhost_server.add_user(address, ALICE_PASSWORD)
+    port = mailhost_server.port("pop3", "starttls")
+
+    def log_in(address: str) -> bytes:
+        pop = poplib.POP3("127.0.0.1", port, timeout=30)
+        pop.user(address)
+        reply = pop.pass_(ALICE_PASSWORD)
+        pop.quit()
+        return reply
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        replies = list(pool.map(log_in, users))
+    assert all(reply.startswith(b"+OK") for reply in replies)
+    assert 1 <= most <= (os.cpu_count() or 1)

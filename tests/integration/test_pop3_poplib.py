@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mailhost.protocols.pop3 import readahead
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, RawClient
 
@@ -226,3 +227,38 @@ def test_repeated_bad_commands_disconnect(mailbox: MailhostTestServer) -> None:
     assert b"too many bad commands" in replies[-1]
     assert client.is_closed()
     client.close()
+
+
+def test_retr_across_read_ahead_windows_returns_exact_bytes(
+        users: MailhostTestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies read ahead in windows cut by count and by bytes, a message bigger than a
+    window, DELE in between, TOP before RETR, RSET, and a second pass: every byte right."""
+    monkeypatch.setattr(readahead, "MAX_WINDOW", 5)
+    monkeypatch.setattr(readahead, "MAX_WINDOW_BYTES", 6000)
+    sizes = [100, 2500, 40, 7000, 3000, 3000, 1, 20_000, 500, 900] * 3 + [300_000, 10]
+    raws = [b"Subject: m%d\r\n\r\n" % i + b"".join(
+        b".line %d of %d\r\n" % (n, i) if n % 3 == 0 else b"x" * (n % 70) + b"\r\n"
+        for n in range(size // 20 + 1)) for i, size in enumerate(sizes)]
+    for raw in raws:
+        users.append(ALICE, raw)
+    pop = connect(users, "implicit")
+    pop.user(ALICE)
+    pop.pass_(ALICE_PASSWORD)
+    assert pop.stat()[0] == len(raws)
+    pop.dele(3)
+    pop.dele(12)
+    _resp, lines, _ = pop.top(5, 0)
+    assert b"\r\n".join(lines) + b"\r\n" == raws[4][:raws[4].index(b"\r\n\r\n") + 4]
+    for number, raw in enumerate(raws, start=1):
+        if number in (3, 12):
+            with pytest.raises(poplib.error_proto, match="already deleted"):
+                pop.retr(number)
+            continue
+        _resp, lines, octets = pop.retr(number)
+        assert b"\r\n".join(lines) + b"\r\n" == raw, number
+        assert octets == len(raw)
+    pop.rset()
+    for number in (12, 3, 32, 1, 31):  # backwards and again: read from the store anew
+        _resp, lines, _ = pop.retr(number)
+        assert b"\r\n".join(lines) + b"\r\n" == raws[number - 1], number
+    pop.quit()

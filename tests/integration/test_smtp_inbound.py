@@ -228,3 +228,21 @@ def test_full_disk_and_full_mailbox_are_temporary(users: MailhostTestServer) -> 
         client.rcpt(BOB)
         assert client.data(MESSAGE) == (452, b"4.2.2 mailbox full, please try again later")
     assert len(users.raw_messages(ALICE)) == 1 and users.raw_messages(BOB) == []
+
+
+def test_pipelined_replies_go_out_before_the_server_waits(users: MailhostTestServer) -> None:
+    """Replies to a pipelined group may be sent together, but never held while the server
+    waits for the rest of a command line (RFC 2920 §3.2)."""
+    client = RawClient(users.port("lmtp"))
+    client.line()
+    client.send(b"LHLO mta.example.test\r\nMAIL FROM:<s@remote.test>\r\n"
+                b"RCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDA")
+    assert client.reply()[-1] == b"250 ENHANCEDSTATUSCODES\r\n"
+    assert [client.line()[:3] for _ in range(3)] == [b"250"] * 3  # before "TA" is sent
+    client.send(b"TA\r\n")
+    assert client.line().startswith(b"354 ")
+    client.send(MESSAGE + b".\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+    assert [client.line()[:3] for _ in range(5)] == [b"250", b"250", b"250", b"250", b"221"]
+    client.close()
+    assert users.raw_messages(ALICE)[0].endswith(MESSAGE)
+    assert users.raw_messages(BOB)[0].endswith(MESSAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mailhost.protocols.pop3.maildrop import HIDDEN_KEYWORD, entries_for, uidl_for
+from mailhost.protocols.pop3.readahead import window
 from mailhost.store.interface import MailboxInfo, MessageMeta
 
 
@@ -32,3 +33,14 @@ def test_a_repeated_x_uidl_is_used_once() -> None:
     x_uidls = {(1, 1): "migrated-7", (2, 1): "migrated-7", (2, 2): "migrated-8"}
     entries = entries_for([(inbox, [meta(1)]), (junk, [meta(1), meta(2)])], x_uidls)
     assert [e.uidl for e in entries] == ["migrated-7", uidl_for(501, 1), "migrated-8"]
+
+
+def test_read_ahead_window_is_cut_by_count_and_bytes_and_skips_deleted() -> None:
+    inbox = box(1, "INBOX", 500)
+    entries = entries_for([(inbox, [meta(uid) for uid in range(1, 11)])])  # sizes 101..110
+    entries[2].deleted = True
+    assert [e.uid for e in window(entries, entries[0], 4, 10_000)] == [1, 2, 4, 5]
+    assert [e.uid for e in window(entries, entries[0], 99, 310)] == [1, 2, 4]
+    assert [e.uid for e in window(entries, entries[0], 99, 300)] == [1, 2]
+    assert [e.uid for e in window(entries, entries[8], 99, 10_000)] == [9, 10]
+    assert [e.uid for e in window(entries, entries[5], 99, 50)] == [6]  # bigger than budget

@@ -19,12 +19,12 @@ from mailhost.protocols.pop3.maildrop import HIDDEN_KEYWORD, MaildropEntry, Pop3
 from mailhost.protocols.pop3.parser import (
     MAX_COMMAND_LINE,
     Pop3Command,
-    dot_stuff,
     err,
     multiline,
     ok,
     parse_message_number,
     top_of,
+    with_message,
 )
 from mailhost.protocols.pop3.session import (
     AUTHORIZATION,
@@ -175,6 +175,7 @@ async def login(
         session.reply(err("cannot open maildrop", "SYS/TEMP"))
         await session.stack.aclose()
         return
+    session.stack.callback(session.readahead.close)  # before the account is released
     session.username = account
     await app.plugins.notify("mailhost_login", app=app, username=account, protocol="pop3",
                              peer=session.channel.peer_ip)
@@ -229,9 +230,9 @@ async def uidl(session: Pop3Session, command: Pop3Command) -> None:
     session.reply(ok() + multiline([f"{e.number} {e.uidl}" for e in session.visible()]))
 
 
-async def _read(session: Pop3Session, entry: MaildropEntry) -> bytes | None:
+async def _read(session: Pop3Session, entry: MaildropEntry, *, keep: bool) -> bytes | None:
     assert session.mail is not None
-    raw = await session.mail.read_raw(entry.mailbox_id, entry.uid)
+    raw = await session.readahead.body(session.mail, session.maildrop, entry, keep=keep)
     if raw is None:
         session.reply(err("message was removed by another session", "SYS/PERM"))
     return raw
@@ -241,11 +242,10 @@ async def retr(session: Pop3Session, command: Pop3Command) -> None:
     entry = _one(session, command)
     if entry is None:
         return
-    raw = await _read(session, entry)
+    raw = await _read(session, entry, keep=False)
     if raw is None:
         return
-    session.reply(ok(f"{entry.size} octets"))
-    session.reply(dot_stuff(raw))
+    session.reply(with_message(ok(f"{entry.size} octets"), raw))
     entry.retrieved = True
 
 
@@ -260,13 +260,12 @@ async def top(session: Pop3Session, command: Pop3Command) -> None:
     entry = _one(session, command)
     if entry is None:
         return
-    raw = await _read(session, entry)
+    raw = await _read(session, entry, keep=True)
     if raw is None:
         return
     lines = min(int(count_text[:12]), len(raw))
     part = top_of(raw, lines)
-    session.reply(ok("top of message follows"))
-    session.reply(dot_stuff(part))
+    session.reply(with_message(ok("top of message follows"), part))
     if len(part) == len(raw):
         # fetchmail's "keep" downloads with TOP n-huge: the whole message went out, so
         # leave-on-server policy treats it as a download like RETR.

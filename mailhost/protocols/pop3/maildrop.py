@@ -19,7 +19,7 @@ def uidl_for(uidvalidity: int, uid: int) -> str:
     return f"{uid:08X}{uidvalidity:08X}"
 
 
-@dataclass
+@dataclass(slots=True)
 class MaildropEntry:
     """One message as POP3 sees it. ``number`` is its 1-based message number."""
 
@@ -58,18 +58,19 @@ def entries_for(
     """
     entries: list[MaildropEntry] = []
     used: set[str] = set()
+    migrated = x_uidls or {}
     for mailbox, messages in mailboxes:
+        validity = f"{mailbox.uidvalidity:08X}"  # the second half of uidl_for, once a folder
         for meta in messages:
             if HIDDEN_KEYWORD in meta.flags:
                 continue
-            uidl = (x_uidls or {}).get((mailbox.id, meta.uid))
+            uidl = migrated.get((mailbox.id, meta.uid)) if migrated else None
             if uidl is None or uidl in used:
-                uidl = uidl_for(mailbox.uidvalidity, meta.uid)
+                uidl = f"{meta.uid:08X}{validity}"
             used.add(uidl)
             entries.append(MaildropEntry(
-                number=len(entries) + 1, mailbox=mailbox.name, mailbox_id=mailbox.id,
-                uidvalidity=mailbox.uidvalidity, uid=meta.uid, size=meta.size, uidl=uidl,
-                flags=meta.flags, savedate=meta.savedate,
+                len(entries) + 1, mailbox.name, mailbox.id, mailbox.uidvalidity, meta.uid,
+                meta.size, uidl, meta.flags, meta.savedate,
             ))
     return entries
 

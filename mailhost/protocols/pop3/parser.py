@@ -64,14 +64,22 @@ def multiline(lines: list[str]) -> bytes:
 
 def dot_stuff(message: bytes) -> bytes:
     """Byte-stuff a stored (CRLF-normalised) message and terminate it, without a line loop."""
+    return with_message(b"", message)
+
+
+def with_message(status: bytes, message: bytes) -> bytes:
+    """``status`` followed by ``message`` byte-stuffed and terminated, as one buffer.
+
+    One buffer means one write and one segment: the client's wait for the status line and for
+    the body end together, and the message is copied once (replace copies only when a line
+    starts with a dot).
+    """
     if not message:
-        return b".\r\n"
+        return status + b".\r\n"
     stuffed = message.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    if not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    return stuffed + b".\r\n"
+    head = status + b"." if stuffed.startswith(b".") else status
+    tail = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
+    return b"".join((head, stuffed, tail))
 
 
 def top_of(message: bytes, body_lines: int) -> bytes:

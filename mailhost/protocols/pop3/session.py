@@ -24,6 +24,7 @@ from mailhost.protocols.pop3.parser import (
     err,
     parse_command,
 )
+from mailhost.protocols.pop3.readahead import ReadAhead
 
 if TYPE_CHECKING:
     from mailhost.app import App
@@ -54,6 +55,7 @@ class Pop3Session:
         self.utf8 = False
         self.mail: SqliteMailStore | None = None
         self.maildrop: list[MaildropEntry] = []
+        self.readahead = ReadAhead()  # bodies of the next messages, for RETR and TOP
         self.bad_commands = 0
         self.stack = AsyncExitStack()
         self.finished = False
