@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from mailhost.auth.passwords import hash_password
+from mailhost.store.sqlite.pool import IDLE_SECONDS
 from mailhost.store.sqlite.store import SqliteStore
 
 PASSWORD = "bench password"
@@ -129,7 +130,8 @@ async def measure(port: int, pid: int, addresses: list[str], connections: int) -
                  for n in range(first, min(first + BATCH, connections))]
         opened.extend(await asyncio.gather(*batch))
     took = time.monotonic() - start
-    await asyncio.sleep(5)  # let each account's change watcher settle into its idle rhythm
+    # Let the watchers settle and the store close the quiet account databases.
+    await asyncio.sleep(IDLE_SECONDS + 5)
     after, pss_after = rss_kib(pid), pss_kib(pid)
     cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(20)

@@ -22,13 +22,14 @@ from bench.messages import Message
 from bench.populate import login
 from bench.servers import BenchServer, address, task_count
 from bench.stats import median
+from mailhost.store.sqlite.pool import IDLE_SECONDS
 
 # Memory: mailhost should need at most a tenth of Dovecot's per connection (oriented: 10x).
 MEMORY_TARGET = 10.0
 SETTLE_SECONDS = 2.0  # before the baseline
 # After opening: long enough for a server to let go of what a session needed only while it
-# logged in and selected (mailhost releases an idle account's database, for example).
-OPENED_SETTLE_SECONDS = 5.0
+# logged in and selected (mailhost closes an account's database after IDLE_SECONDS unused).
+OPENED_SETTLE_SECONDS = IDLE_SECONDS + 5.0
 PUSH_TIMEOUT = 30.0
 OPEN_TIMEOUT = 120.0
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 THREADS = 4  # SQLite releases the GIL while it works; a few threads cover fsync waits
 MAX_OPEN = 64  # open account connections across the process, least recently used closed first
-IDLE_SECONDS = 2.0  # close an account's connection after this long without use
+IDLE_SECONDS = 10.0  # close an account's connection after this long without use
 
 
 class PooledDatabase(Protocol):
