@@ -324,10 +324,16 @@ async def idle(session: ImapSession, command: cmd.Idle) -> None:
                 await session.channel.drain()
     finally:
         for task in (reader, waiter):
-            if task is not None and not task.done():
+            if task is None:
+                continue
+            if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            elif not task.cancelled():
+                # The client may have gone (ConnectionClosed) while a push was being written:
+                # that error is the session's end, not a task exception nobody retrieved.
+                task.exception()
     if isinstance(line, LineTooLong) or line.strip().upper() != b"DONE":
         session.bad(command, "expected DONE")
         return
