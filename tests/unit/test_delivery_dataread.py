@@ -77,7 +77,7 @@ async def _data(server: SMTP, handler: Handler, pieces: Sequence[bytes]) -> Outc
     sent = writer.sent + b"".join(getattr(server, "_held", []))  # a 250 held for the NOOP
     codes = [line[:3] for line in sent.split(b"\r\n") if line]
     assert codes[0] == b"354"
-    left = bytes(reader._buffer)  # type: ignore[attr-defined]
+    left = bytes(reader._buffer)
     return codes[1:], handler.delivered, left
 
 
@@ -147,7 +147,8 @@ def test_only_crlf_dot_crlf_ends_data_at_any_boundary(fake_end: bytes) -> None:
     data = b"x" + fake_end + b"MAIL FROM:<a@b>\r\n.\r\n"
     for cut in range(1, len(data)):
         codes, [delivered], left = same([data[:cut], data[cut:]])
-        assert delivered == data[:-3].replace(b"\r\n.", b"\r\n") and left == b""
+        assert codes == [b"250"] and delivered == data[:-3].replace(b"\r\n.", b"\r\n")
+        assert left == b""
 
 
 def test_size_limit_exactly() -> None:
