@@ -16,7 +16,10 @@ to their end. What these subclasses add:
   flood of pipelined RCPTs costs little more than reading it;
 * ``[smtp] idle_timeout`` counted from the last bytes received while a message is coming in
   (aiosmtpd counts from the last command, so a big upload on a slow link was cut off);
-* a way to wait for the session to end, so the core's connection accounting stays right.
+* a way to wait for the session to end, so the core's connection accounting stays right;
+* DATA read in bulk up to ``CRLF.CRLF`` (:mod:`mailhost.delivery.dataread`) rather than one
+  ``readuntil`` per line, with aiosmtpd's rules and replies: a 5 KB message cost ~0.2 ms of
+  event-loop time in aiosmtpd's reader.
 """
 
 from __future__ import annotations
