@@ -43,10 +43,12 @@ class Writer:
 class Handler:
     def __init__(self) -> None:
         self.delivered: list[bytes] = []
+        self.decoded: list[str | bytes | None] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.original_content, bytes)
         self.delivered.append(envelope.original_content)
+        self.decoded.append(envelope.content)
         return "250 OK"
 
 
@@ -81,14 +83,18 @@ async def _data(server: SMTP, handler: Handler, pieces: Sequence[bytes]) -> Outc
     return codes[1:], handler.delivered, left
 
 
-def outcomes(pieces: Sequence[bytes], size_limit: int | None = 100_000) -> tuple[Outcome, Outcome]:
+def outcomes(pieces: Sequence[bytes], size_limit: int | None = 100_000,
+             **options: Any) -> tuple[Outcome, Outcome]:
     """What aiosmtpd and mailhost do with DATA arriving in these pieces (after the 354)."""
     async def both() -> tuple[Outcome, Outcome]:
         theirs, ours = Handler(), Handler()
-        plain = SMTP(theirs, data_size_limit=size_limit, enable_SMTPUTF8=True)
+        options.setdefault("enable_SMTPUTF8", True)
+        plain = SMTP(theirs, data_size_limit=size_limit, **options)
         mine = MailhostSMTP(ours, handshake_timeout=5, max_recipients=100,
-                            data_size_limit=size_limit, enable_SMTPUTF8=True)
-        return await _data(plain, theirs, pieces), await _data(mine, ours, pieces)
+                            data_size_limit=size_limit, **options)
+        results = await _data(plain, theirs, pieces), await _data(mine, ours, pieces)
+        assert ours.decoded == theirs.decoded
+        return results
 
     return asyncio.run(both())
 
@@ -188,6 +194,13 @@ def test_huge_data_over_the_limit_keeps_memory_bounded() -> None:
     assert lines.done and lines.state is DataState.TOO_MUCH and most <= limit + 2 * len(piece)
     assert same([b"x" * 62 + b"\r\n"] * 400 + [b".\r\n" + NEXT], size_limit=limit)[:2] == (
         [b"552"], [])
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_decode_data(smtputf8: bool) -> None:
+    for data in (b"plain\r\n.\r\n", "Grüße\r\n.\r\n".encode(), b"\xff\r\n.\r\n"):
+        expected, got = outcomes([data], decode_data=True, enable_SMTPUTF8=smtputf8)
+        assert got == expected
 
 
 def test_wanted_stops_at_the_marker() -> None:
