@@ -16,7 +16,10 @@ to their end. What these subclasses add:
   flood of pipelined RCPTs costs little more than reading it;
 * ``[smtp] idle_timeout`` counted from the last bytes received while a message is coming in
   (aiosmtpd counts from the last command, so a big upload on a slow link was cut off);
-* a way to wait for the session to end, so the core's connection accounting stays right.
+* a way to wait for the session to end, so the core's connection accounting stays right;
+* DATA read in bulk up to ``CRLF.CRLF`` (:mod:`mailhost.delivery.dataread`) rather than one
+  ``readuntil`` per line, with aiosmtpd's rules and replies: a 5 KB message cost ~0.2 ms of
+  event-loop time in aiosmtpd's reader.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from collections import defaultdict
 from typing import Any, AnyStr
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
+from mailhost.delivery.dataread import DataReader, DataState
 from mailhost.delivery.recipients import Recipient
 from mailhost.delivery.replies import TOO_MANY_RECIPIENTS, one_per_recipient, with_enhanced_code
 
@@ -41,6 +45,10 @@ COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
 # the email package's parser returns the text between the brackets unchanged.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+
+
+_DATA_REFUSALS = {DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
+                  DataState.TOO_MUCH: "552 Error: Too much mail data"}  # aiosmtpd's texts
 
 
 def _command_limits() -> defaultdict[str, int]:
@@ -146,11 +154,77 @@ class MailhostSMTP(SMTP):
             self._reset_timeout()
 
     async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA with the payload read in bulk (see :mod:`mailhost.delivery.dataread`).
+
+        Checks, replies and the ``handle_DATA`` hook are aiosmtpd 1.4.6's; only the reading
+        differs: one ``find`` for the end marker per received chunk instead of one
+        ``readuntil`` per line. (aiosmtpd's fallback to the deprecated ``process_message``
+        is gone: mailhost's handler has ``handle_DATA``.)
+        """
         self._in_data = True
         try:
-            await super().smtp_DATA(arg)
+            if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+                return
+            assert self.envelope is not None
+            if not self.envelope.rcpt_tos:
+                await self.push("503 Error: need RCPT command")
+                return
+            if arg:
+                await self.push("501 Syntax: DATA")
+                return
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._handle_data(await self._read_data())
         finally:
             self._in_data = False
+
+    async def _read_data(self) -> DataReader:
+        """Read up to and including the end marker, not a byte further.
+
+        The StreamReader's buffer is looked at (aiosmtpd does too) so that bytes after the
+        marker, the client's next pipelined command, stay there for the command loop.
+        """
+        data = DataReader(self.data_size_limit, self.line_length_limit)
+        reader = self._reader
+        try:
+            while not data.done:
+                buffered: bytearray = reader._buffer  # type: ignore[attr-defined]
+                if buffered:
+                    data.feed(await reader.readexactly(data.wanted(buffered)))
+                    continue
+                # Nothing buffered: wait for bytes, taking only one of them, since the marker
+                # and the next command may arrive together.
+                first = await reader.read(1)
+                if not first:  # EOF (which also cancels this task): aiosmtpd's handling
+                    raise ConnectionResetError("connection closed during DATA")
+                data.feed(first)
+        except asyncio.CancelledError:  # the connection was reset during DATA
+            log.info("Connection lost during DATA")
+            self._writer.close()
+            raise
+        return data
+
+    async def _handle_data(self, data: DataReader) -> None:
+        """aiosmtpd's end of DATA: the delayed 500/552, or the message to ``handle_DATA``."""
+        assert self.envelope is not None
+        if data.state is not DataState.NOMINAL:
+            await self.push(_DATA_REFUSALS[data.state])
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            return
+        original_content = data.content()
+        content: str | bytes = original_content
+        if self._decode_data:
+            try:
+                content = original_content.decode(
+                    "utf-8" if self.enable_SMTPUTF8 else "ascii",
+                    errors="surrogateescape" if self.enable_SMTPUTF8 else "strict")
+            except UnicodeDecodeError:  # SMTPUTF8 off, and the client sent non-ASCII anyway
+                await self.push("500 Error: strict ASCII mode")
+                return
+        self.envelope.content = content
+        self.envelope.original_content = original_content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
         envelope = self.envelope

@@ -10,7 +10,7 @@ import pytest
 
 from mailhost.testing import ServerFactory
 from mailhost.testing.server import MailhostTestServer
-from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, RawClient
+from tests.integration.helpers import ALICE, ALICE_PASSWORD, BOB, RawClient, start_data
 
 
 @pytest.fixture
@@ -146,3 +146,33 @@ def test_ten_megabytes_without_a_line_end(users: MailhostTestServer,
     client.send(b"X" * 10_000_000 + b"\r\nNOOP\r\n")
     assert client.line().startswith(b"500 5.5.2 ")
     assert client.line() == b"250 2.0.0 OK\r\n"
+
+
+def test_lmtp_next_transaction_in_the_same_packet_as_the_end_marker(
+        users: MailhostTestServer) -> None:
+    """The bulk DATA reader stops at CRLF.CRLF: what follows is the next pipelined command."""
+    client = start_data(users.port("lmtp"), ALICE, BOB, hello=b"LHLO mta")
+    client.send(b"Subject: one\r\n\r\n..stuffed\r\n.\r\nMAIL FROM:<s@remote.test>\r\n"
+                b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
+    assert [client.line()[:3] for _ in range(5)] == [b"250", b"250", b"250", b"250", b"354"]
+    client.send(b"Subject: two\r\n\r\n.\r\nNOOP\r\n")
+    assert [client.line()[:3] for _ in range(2)] == [b"250", b"250"]
+    client.close()
+    first, second = users.raw_messages(ALICE)
+    assert first.endswith(b"Subject: one\r\n\r\n.stuffed\r\n") and second.endswith(b"two\r\n\r\n")
+    assert users.raw_messages(BOB)[0].endswith(b"Subject: one\r\n\r\n.stuffed\r\n")
+
+
+def test_data_line_length_limit(users: MailhostTestServer, client: RawClient) -> None:
+    """1,001 octets with the CRLF is the longest line taken (aiosmtpd's limit), in any reads."""
+    longest = b"x" * 999 + b"\r\n"
+    envelope(client, ALICE)
+    client.send(b"Subject: long\r\n\r\n" + longest[:500])
+    client.send(longest[500:] + b"." + longest[1:] + b".\r\n")  # the stuffing dot counts
+    assert client.line().startswith(b"250 ")
+    envelope(client, ALICE)
+    client.send(b"Subject: too long\r\n\r\nx" + longest + b".\r\nNOOP\r\n")
+    assert client.line().startswith(b"500 5.5.2 ")
+    assert client.line() == b"250 2.0.0 OK\r\n"
+    [stored] = users.raw_messages(ALICE)
+    assert stored.endswith(b"\r\n\r\n" + longest + longest[1:])
