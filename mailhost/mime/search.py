@@ -19,7 +19,7 @@ MAX_TEXT_INPUT = 16 * 1024 * 1024
 MAX_HEADER_INPUT = 1024 * 1024
 """SearchFields keep the decoded text of at most this many characters per header."""
 
-_SEARCH_FIELDS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
+SEARCH_FIELDS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _WS_ONLY = re.compile(r"[ \t\r\n]*")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
@@ -137,7 +137,11 @@ def _date(value: bytes | None) -> datetime | None:
 
 def search_fields(raw: bytes, root: Part) -> SearchFields:
     """The decoded SEARCH fields of the message whose header ``root`` points at."""
-    values = first_values(raw, root.header_start, root.body_start, _SEARCH_FIELDS)
+    return fields_of(first_values(raw, root.header_start, root.body_start, SEARCH_FIELDS))
+
+
+def fields_of(values: dict[str, bytes]) -> SearchFields:
+    """:func:`search_fields` from the header's values of (at least) :data:`SEARCH_FIELDS`."""
     subject = values.get("subject")
     mid = values.get("message-id")
     return SearchFields(

@@ -39,7 +39,7 @@ MAX_PARTS = 20_000
 MAX_SCAN_LINES = 200_000
 """Dash-boundary candidate lines examined per message, over all multiparts."""
 
-_MIME_FIELDS = frozenset(
+MIME_FIELDS = frozenset(
     {
         "content-type",
         "content-transfer-encoding",
@@ -104,18 +104,39 @@ class Part:
         return f"{self.type}/{self.subtype}"
 
 
-class _Ctx:
-    __slots__ = ("count", "raw", "scan_budget")
+HeaderValues = dict[str, bytes]
+"""The first unfolded value of each field looked up (as ``first_values`` returns them)."""
 
-    def __init__(self, raw: bytes) -> None:
+MessageHeaders = dict[tuple[int, int], HeaderValues]
+"""Header values of the root and of every encapsulated message, by ``(header_start,
+body_start)``: exactly the region :func:`~mailhost.mime._headers.first_values` scans."""
+
+
+class _Ctx:
+    __slots__ = ("count", "headers", "message_fields", "raw", "scan_budget")
+
+    def __init__(self, raw: bytes, message_fields: frozenset[str]) -> None:
         self.raw = raw
         self.count = 0
         self.scan_budget = MAX_SCAN_LINES
+        self.message_fields = message_fields
+        self.headers: MessageHeaders = {}
 
 
 def parse_structure(raw: bytes) -> Part:
     """Parse a whole message. Never raises."""
-    return _parse_entity(_Ctx(raw), 0, len(raw), 0, False)
+    return _parse_entity(_Ctx(raw, MIME_FIELDS), 0, len(raw), 0, False, True)
+
+
+def parse_with_headers(raw: bytes, message_fields: frozenset[str]) -> tuple[Part, MessageHeaders]:
+    """:func:`parse_structure`, plus the values of ``message_fields`` in every message header.
+
+    The fields of the root and of each encapsulated message are looked up in the same scan
+    of the header as its MIME fields, so ENVELOPE and SEARCH need not scan it again.
+    ``message_fields`` must include :data:`MIME_FIELDS`.
+    """
+    ctx = _Ctx(raw, message_fields)
+    return _parse_entity(ctx, 0, len(raw), 0, False, True), ctx.headers
 
 
 def count_lines(raw: bytes, start: int, end: int) -> int:
@@ -127,11 +148,18 @@ def count_lines(raw: bytes, start: int, end: int) -> int:
     return n
 
 
-def _parse_entity(ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool) -> Part:
+def _parse_entity(
+    ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool, is_message: bool
+) -> Part:
+    """One entity; ``is_message`` for the root and encapsulated messages (RFC 822 headers)."""
     raw = ctx.raw
     ctx.count += 1
     body_start = find_header_end(raw, start, end)
-    values = first_values(raw, start, body_start, _MIME_FIELDS)
+    if is_message:
+        values = first_values(raw, start, body_start, ctx.message_fields)
+        ctx.headers[start, body_start] = values
+    else:
+        values = first_values(raw, start, body_start, MIME_FIELDS)
 
     ctype = values.get("content-type")
     params: dict[str, str]
@@ -180,7 +208,7 @@ def _parse_entity(ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool) 
         and depth < MAX_DEPTH
         and ctx.count < MAX_PARTS
     ):
-        children = (_parse_entity(ctx, body_start, end, depth + 1, False),)
+        children = (_parse_entity(ctx, body_start, end, depth + 1, False, True),)
 
     lines = None
     if mtype == "text" or (mtype == "message" and subtype == "rfc822"):
@@ -241,7 +269,7 @@ def _parse_multipart(
             # If the part budget cut the scan short, it holds the rest as a leaf.
             part_end = end
             child_depth = depth + 1 if len(delims) < budget else MAX_DEPTH
-        children.append(_parse_entity(ctx, after, part_end, child_depth, in_digest))
+        children.append(_parse_entity(ctx, after, part_end, child_depth, in_digest, False))
     return tuple(children)
 
 
