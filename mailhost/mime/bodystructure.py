@@ -7,7 +7,7 @@ extension data). Recursion follows the tree, whose depth the parser caps at
 
 from __future__ import annotations
 
-from mailhost.mime._imap import NIL, nsstring, param_string, sstring, string
+from mailhost.mime._imap import NIL, nsstring, param_string, sstring
 from mailhost.mime.envelope import envelope_of, render_envelope
 from mailhost.mime.structure import MessageHeaders, Part
 
@@ -39,7 +39,7 @@ def _params(params: dict[str, str]) -> bytes:
     return (
         b"("
         + b" ".join(
-            string(k.encode("utf-8", "surrogateescape")) + b" " + param_string(v)
+            sstring(k) + b" " + param_string(v)
             for k, v in params.items()
         )
         + b")"
