@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mailhost.mime._headers import find_header_end, first_values, to_str
@@ -166,15 +167,11 @@ def _parse_entity(
     if ctype is None:
         mtype, subtype = ("message", "rfc822") if in_digest else ("text", "plain")
         params = {"charset": "us-ascii"} if mtype == "text" else {}
+    elif len(ctype) <= _SHORT_CONTENT_TYPE:
+        mtype, subtype, cached = _content_type_cached(ctype)
+        params = dict(cached)  # each Part owns its dict
     else:
-        main, params = parse_mime_value(to_str(ctype))
-        mtype, _, subtype = main.partition("/")
-        mtype, subtype = mtype.strip(), subtype.strip()
-        if not (is_token(mtype) and is_token(subtype)):
-            # RFC 2045 section 5.2: invalid syntax means text/plain; us-ascii.
-            mtype, subtype = "text", "plain"
-        if mtype == "text" and "charset" not in params:
-            params = {"charset": "us-ascii", **params}
+        mtype, subtype, params = _content_type(ctype)
 
     enc_raw = values.get("content-transfer-encoding")
     encoding = None
@@ -214,10 +211,10 @@ def _parse_entity(
     if mtype == "text" or (mtype == "message" and subtype == "rfc822"):
         lines = count_lines(raw, body_start, end)
 
-    def opt(name: str) -> str | None:
-        v = values.get(name)
-        return None if v is None else to_str(v)
-
+    cid = values.get("content-id")
+    description = values.get("content-description")
+    location = values.get("content-location")
+    md5 = values.get("content-md5")
     return Part(
         header_start=start,
         body_start=body_start,
@@ -225,18 +222,42 @@ def _parse_entity(
         type=mtype,
         subtype=subtype,
         params=params,
-        content_id=opt("content-id"),
-        description=opt("content-description"),
+        content_id=None if cid is None else to_str(cid),
+        description=None if description is None else to_str(description),
         encoding=encoding,
         disposition=disposition,
         disposition_params=disp_params,
         language=language,
-        location=opt("content-location"),
-        md5=opt("content-md5"),
+        location=None if location is None else to_str(location),
+        md5=None if md5 is None else to_str(md5),
         size=end - body_start,
         lines=lines,
         children=children,
     )
+
+
+def _content_type(value: bytes) -> tuple[str, str, dict[str, str]]:
+    """Type, subtype and parameters of a Content-Type value (text/* always has a charset)."""
+    main, params = parse_mime_value(to_str(value))
+    mtype, _, subtype = main.partition("/")
+    mtype, subtype = mtype.strip(), subtype.strip()
+    if not (is_token(mtype) and is_token(subtype)):
+        # RFC 2045 section 5.2: invalid syntax means text/plain; us-ascii.
+        mtype, subtype = "text", "plain"
+    if mtype == "text" and "charset" not in params:
+        params = {"charset": "us-ascii", **params}
+    return mtype, subtype, params
+
+
+_SHORT_CONTENT_TYPE = 100
+"""Content-Type values up to this length are cached (``text/plain; charset=utf-8`` and the
+like recur in nearly every message; the cache stays small)."""
+
+
+@lru_cache(maxsize=256)
+def _content_type_cached(value: bytes) -> tuple[str, str, dict[str, str]]:
+    """:func:`_content_type`; callers copy the dict, never change the cached one."""
+    return _content_type(value)
 
 
 def _parse_multipart(
@@ -323,33 +344,38 @@ def _find_delimiters(
 
 def tree_to_json(part: Part) -> bytes:
     """Compact, exact serialisation of a Part tree (ASCII JSON bytes)."""
-    return json.dumps(_to_list(part), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _ENCODER.encode(_to_list(part)).encode("ascii")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+"""Made once: ``json.dumps`` with non-default options builds an encoder per call."""
 
 
 def tree_from_json(data: bytes) -> Part:
     return _from_list(json.loads(data))
 
 
-def _to_list(p: Part) -> list[Any]:
-    return [
+def _to_list(p: Part) -> tuple[Any, ...]:
+    # Tuples, which the encoder writes as JSON arrays, are cheaper to build than lists.
+    return (
         p.header_start,
         p.body_start,
         p.end,
         p.type,
         p.subtype,
-        [[k, v] for k, v in p.params.items()],
+        tuple(p.params.items()),
         p.content_id,
         p.description,
         p.encoding,
         p.disposition,
-        [[k, v] for k, v in p.disposition_params.items()],
-        None if p.language is None else list(p.language),
+        tuple(p.disposition_params.items()),
+        p.language,
         p.location,
         p.md5,
         p.size,
         p.lines,
-        [_to_list(c) for c in p.children],
-    ]
+        tuple(map(_to_list, p.children)),
+    )
 
 
 def _from_list(a: list[Any]) -> Part:
