@@ -15,20 +15,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from mailhost.mime.bodystructure import render_body, render_bodystructure
-from mailhost.mime.envelope import render_envelope
-from mailhost.mime.search import SearchFields, search_fields, searchable_text
+from mailhost.mime.bodystructure import render_body, render_bodystructure, render_both
+from mailhost.mime.envelope import ENVELOPE_FIELDS, envelope_of, render_envelope
+from mailhost.mime.search import (
+    SEARCH_FIELDS,
+    SearchFields,
+    fields_of,
+    search_fields,
+    searchable_text,
+)
 from mailhost.mime.sections import extract_section, partial, resolve_part
 from mailhost.mime.structure import (
     MAX_DEPTH,
     MAX_PARTS,
+    MIME_FIELDS,
     Part,
     parse_structure,
+    parse_with_headers,
     tree_from_json,
     tree_to_json,
 )
 
 log = logging.getLogger(__name__)
+
+_MESSAGE_FIELDS = MIME_FIELDS | ENVELOPE_FIELDS | SEARCH_FIELDS
+"""Looked up in one scan of each message header (and its encapsulated messages' headers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +75,17 @@ def analyse(raw: bytes) -> MessageAnalysis:
 def analyse_strict(raw: bytes) -> MessageAnalysis:
     """:func:`analyse` without the safety net (tests use this to find bugs)."""
     raw = bytes(raw)
-    tree = parse_structure(raw)
+    tree, headers = parse_with_headers(raw, _MESSAGE_FIELDS)
+    values = headers[tree.header_start, tree.body_start]
+    body, bodystructure = render_both(raw, tree, headers)
     return MessageAnalysis(
         size=len(raw),
         tree=tree,
         tree_json=tree_to_json(tree),
-        envelope=render_envelope(raw, tree),
-        body=render_body(raw, tree),
-        bodystructure=render_bodystructure(raw, tree),
-        fields=search_fields(raw, tree),
+        envelope=envelope_of(values),
+        body=body,
+        bodystructure=bodystructure,
+        fields=fields_of(values),
         header_end=tree.body_start,
     )
 

@@ -15,6 +15,7 @@ _LF = 0x0A
 _CR = 0x0D
 _SP = 0x20
 _TAB = 0x09
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,10 @@ def find_header_end(raw: bytes, start: int, end: int) -> int:
         return start + 1
     if first == _CR and start + 1 < end and raw[start + 1] == _LF:
         return start + 2
-    lf_lf = raw.find(b"\n\n", start, end)
-    lf_crlf = raw.find(b"\n\r\n", start, end)
-    if lf_lf < 0 and lf_crlf < 0:
-        return end
-    if lf_lf < 0 or 0 <= lf_crlf < lf_lf:
-        return lf_crlf + 3
-    return lf_lf + 2
+    # One scan that stops at the first blank line (two finds, one per line-ending style,
+    # would each run to the end of a large body whose header uses the other style).
+    m = _BLANK_LINE.search(raw, start, end)
+    return end if m is None else m.end()
 
 
 def blank_line_start(raw: bytes, start: int, stop: int) -> int:
@@ -94,15 +92,29 @@ def blank_line_start(raw: bytes, start: int, stop: int) -> int:
     return stop
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Compiled search for a set of field names: group ``i + 1`` matches ``names[i]``."""
+
+    names: tuple[str, ...]
+    at_start: re.Pattern[bytes]
+    after_lf: re.Pattern[bytes]
+
+
 @lru_cache(maxsize=256)
-def _name_patterns(names: frozenset[str]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    alt = b"|".join(
-        re.escape(n.encode("utf-8", "surrogateescape"))
-        for n in sorted(names, key=len, reverse=True)
-    )
-    at_start = re.compile(rb"(" + alt + rb")[ \t]*:", re.I)
-    after_lf = re.compile(rb"\n(" + alt + rb")[ \t]*:", re.I)
-    return at_start, after_lf
+def _plan(names: frozenset[str]) -> _Plan | None:
+    """The search for ``names`` (any case), or None if there is nothing to search for.
+
+    Cached: callers pass the same constant sets for every message, so neither the names are
+    normalised nor the patterns compiled per call.
+    """
+    ordered = tuple(sorted({_norm(n) for n in names if n}, key=len, reverse=True))
+    if not ordered:
+        return None
+    alt = b"|".join(b"(" + re.escape(n.encode("utf-8", "surrogateescape")) + b")" for n in ordered)
+    at_start = re.compile(rb"(?:" + alt + rb")[ \t]*:", re.I)
+    after_lf = re.compile(rb"\n(?:" + alt + rb")[ \t]*:", re.I)
+    return _Plan(ordered, at_start, after_lf)
 
 
 _FIELD_END = re.compile(rb"\n(?![ \t])")
@@ -122,17 +134,18 @@ def find_fields(raw: bytes, start: int, stop: int, names: frozenset[str]) -> lis
     to the next line that does not start with SP or TAB (folding), and its end
     includes its final line ending.
     """
-    names = frozenset(_norm(n) for n in names if n)
-    if not names or start >= stop:
+    plan = _plan(names)
+    if plan is None or start >= stop:
         return []
-    at_start, after_lf = _name_patterns(names)
     out: list[HeaderField] = []
-    m = at_start.match(raw, start, stop)
+    m = plan.at_start.match(raw, start, stop)
     if m is not None:
-        out.append(HeaderField(_name(m.group(1)), start, m.end(), _field_end(raw, m.end(), stop)))
-    for m in after_lf.finditer(raw, start, stop):
+        name = plan.names[(m.lastindex or 1) - 1]
+        out.append(HeaderField(name, start, m.end(), _field_end(raw, m.end(), stop)))
+    for m in plan.after_lf.finditer(raw, start, stop):
         v = m.end()
-        out.append(HeaderField(_name(m.group(1)), m.start() + 1, v, _field_end(raw, v, stop)))
+        name = plan.names[(m.lastindex or 1) - 1]
+        out.append(HeaderField(name, m.start() + 1, v, _field_end(raw, v, stop)))
     return out
 
 
@@ -148,29 +161,33 @@ def _norm(name: str) -> str:
 def first_values(raw: bytes, start: int, stop: int, names: frozenset[str]) -> dict[str, bytes]:
     """Unfolded values of the first occurrence of each named field.
 
-    Searches only for the names still missing, so a header with a huge number
-    of repeats of one field costs no Python work per repeat.
+    After a repeated field, searches only for the names still missing, so a header with a
+    huge number of repeats of one field costs no Python work per repeat.
     """
     out: dict[str, bytes] = {}
-    remaining = frozenset(_norm(n) for n in names if n)
-    if not remaining or start >= stop:
+    plan = _plan(names)
+    if plan is None or start >= stop:
         return out
-    at_start, after_lf = _name_patterns(remaining)
-    m = at_start.match(raw, start, stop)
+    wanted = len(plan.names)
+    m = plan.at_start.match(raw, start, stop)
     pos = start
-    while remaining:
+    while True:
         if m is None:
-            m = after_lf.search(raw, pos, stop)
+            m = plan.after_lf.search(raw, pos, stop)
             if m is None:
                 break
-        name = _name(m.group(1))
-        end = _field_end(raw, m.end(), stop)
-        out[name] = unfold(raw[m.end() : end])
-        if name not in remaining:  # cannot happen (names are normalised); never loop
-            break
-        remaining = remaining - {name}
+        name = plan.names[(m.lastindex or 1) - 1]
+        value_start = m.end()
+        end = _field_end(raw, value_start, stop)
+        if name not in out:
+            out[name] = unfold(raw[value_start:end])
+            if len(out) == wanted:
+                break
+        else:
+            missing = _plan(frozenset(n for n in plan.names if n not in out))
+            if missing is None:  # cannot happen (all found breaks above); never loop
+                break
+            plan = missing
         pos = end - 1 if end > start and raw[end - 1] == _LF else end
         m = None
-        if remaining:
-            at_start, after_lf = _name_patterns(remaining)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import lru_cache
 
 from mailhost.mime._headers import to_bytes
 
@@ -11,6 +12,8 @@ NIL = b"NIL"
 
 # Anything but printable ASCII and TAB forces a literal. TAB is a TEXT-CHAR, so
 # it is legal inside a quoted string, and folded headers are full of it.
+# NUL (replaced below), backslash and double quote need a second look.
+_NOT_PLAIN = re.compile(rb'[^\x20-\x21\x23-\x5b\x5d-\x7e\t]')
 _NEEDS_LITERAL = re.compile(rb"[^\x20-\x7e\t]")
 
 
@@ -20,6 +23,8 @@ def string(value: bytes) -> bytes:
     NUL is not a CHAR8, so it cannot appear even in a literal: it is replaced by
     0x80 (as Dovecot does), which forces a literal.
     """
+    if _NOT_PLAIN.search(value) is None:  # the common case, one scan
+        return b'"' + value + b'"'
     if b"\x00" in value:
         value = value.replace(b"\x00", b"\x80")
     if _NEEDS_LITERAL.search(value) is None:
@@ -33,8 +38,20 @@ def nstring(value: bytes | None) -> bytes:
     return NIL if value is None else string(value)
 
 
+_SHORT = 40
+"""Strings up to this length (media types, encodings, parameters...) are cached: the same
+few recur in every message's BODYSTRUCTURE, and the caches stay small."""
+
+
 def sstring(value: str) -> bytes:
     """A str that came from header bytes via ``to_str``: sent as its original bytes."""
+    if len(value) <= _SHORT:
+        return _short_sstring(value)
+    return string(to_bytes(value))
+
+
+@lru_cache(maxsize=1024)
+def _short_sstring(value: str) -> bytes:
     return string(to_bytes(value))
 
 
@@ -50,6 +67,17 @@ def param_string(value: str) -> bytes:
     strings here and all of them decode encoded-words in parameter values.
     Values that hold undecodable raw bytes are sent as those bytes in a literal.
     """
+    if len(value) <= _SHORT:
+        return _short_param_string(value)
+    return _param_string(value)
+
+
+@lru_cache(maxsize=1024)
+def _short_param_string(value: str) -> bytes:
+    return _param_string(value)
+
+
+def _param_string(value: str) -> bytes:
     if value.isascii():
         return string(value.encode("ascii"))
     try:

@@ -109,7 +109,7 @@ def parse_mime_value(value: str) -> tuple[str, dict[str, str]]:
         else:
             pval = (m.group("t") or "").strip()
         lname = name.lower()
-        sm = _SECTION_RE.fullmatch(lname)
+        sm = _SECTION_RE.fullmatch(lname) if "*" in lname else None
         if sm is None:
             if lname not in plain:
                 plain[lname] = pval

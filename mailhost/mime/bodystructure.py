@@ -1,28 +1,36 @@
 """BODY and BODYSTRUCTURE (RFC 3501 sections 7.4.2 and 9) in wire form.
 
-Recursion follows the Part tree, whose depth the parser caps at
+Both forms are rendered in one walk of the Part tree (they share everything but the
+extension data). Recursion follows the tree, whose depth the parser caps at
 :data:`mailhost.mime.structure.MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
-from mailhost.mime._imap import NIL, nsstring, param_string, sstring, string
-from mailhost.mime.envelope import render_envelope
-from mailhost.mime.structure import Part
+from mailhost.mime._imap import NIL, nsstring, param_string, sstring
+from mailhost.mime.envelope import envelope_of, render_envelope
+from mailhost.mime.structure import MessageHeaders, Part
 
 
 def render_body(raw: bytes, part: Part) -> bytes:
     """BODY: the non-extensible form."""
-    out: list[bytes] = []
-    _render(raw, part, False, out)
-    return b"".join(out)
+    return render_both(raw, part)[0]
 
 
 def render_bodystructure(raw: bytes, part: Part) -> bytes:
     """BODYSTRUCTURE: with extension data."""
-    out: list[bytes] = []
-    _render(raw, part, True, out)
-    return b"".join(out)
+    return render_both(raw, part)[1]
+
+
+def render_both(
+    raw: bytes, part: Part, headers: MessageHeaders | None = None
+) -> tuple[bytes, bytes]:
+    """(BODY, BODYSTRUCTURE); ``headers`` from :func:`~mailhost.mime.structure.parse_with_headers`
+    saves scanning the headers of encapsulated messages again for their ENVELOPE."""
+    body: list[bytes] = []
+    ext: list[bytes] = []
+    _render(raw, part, headers or {}, body, ext)
+    return b"".join(body), b"".join(ext)
 
 
 def _params(params: dict[str, str]) -> bytes:
@@ -31,7 +39,7 @@ def _params(params: dict[str, str]) -> bytes:
     return (
         b"("
         + b" ".join(
-            string(k.encode("utf-8", "surrogateescape")) + b" " + param_string(v)
+            sstring(k) + b" " + param_string(v)
             for k, v in params.items()
         )
         + b")"
@@ -53,46 +61,53 @@ def _language(part: Part) -> bytes:
     return b"(" + b" ".join(sstring(t) for t in lang) + b")"
 
 
-def _render(raw: bytes, part: Part, ext: bool, out: list[bytes]) -> None:
-    out.append(b"(")
+def _render(
+    raw: bytes, part: Part, headers: MessageHeaders, body: list[bytes], ext: list[bytes]
+) -> None:
     if part.is_multipart:
+        body.append(b"(")
+        ext.append(b"(")
         for child in part.children:
-            _render(raw, child, ext, out)
-        out.append(b" " + sstring(part.subtype))
-        if ext:
-            out.append(
-                b" %s %s %s %s"
-                % (
-                    _params(part.params),
-                    _disposition(part),
-                    _language(part),
-                    nsstring(part.location),
-                )
+            _render(raw, child, headers, body, ext)
+        subtype = b" " + sstring(part.subtype)
+        body.append(subtype + b")")
+        ext.append(
+            subtype
+            + b" %s %s %s %s)"
+            % (
+                _params(part.params),
+                _disposition(part),
+                _language(part),
+                nsstring(part.location),
             )
-        out.append(b")")
-        return
-    out.append(
-        b"%s %s %s %s %s %s %d"
-        % (
-            sstring(part.type),
-            sstring(part.subtype),
-            _params(part.params),
-            nsstring(part.content_id),
-            nsstring(part.description),
-            sstring(part.encoding or "7bit"),
-            part.size,
         )
+        return
+    fields = b"(%s %s %s %s %s %s %d" % (
+        sstring(part.type),
+        sstring(part.subtype),
+        _params(part.params),
+        nsstring(part.content_id),
+        nsstring(part.description),
+        sstring(part.encoding or "7bit"),
+        part.size,
     )
     if part.is_message:
         child = part.children[0]
-        out.append(b" " + render_envelope(raw, child) + b" ")
-        _render(raw, child, ext, out)
-        out.append(b" %d" % (part.lines or 0))
-    elif part.type == "text":
-        out.append(b" %d" % (part.lines or 0))
-    if ext:
-        out.append(
-            b" %s %s %s %s"
-            % (nsstring(part.md5), _disposition(part), _language(part), nsstring(part.location))
-        )
-    out.append(b")")
+        values = headers.get((child.header_start, child.body_start))
+        envelope = render_envelope(raw, child) if values is None else envelope_of(values)
+        fields += b" " + envelope + b" "
+        body.append(fields)
+        ext.append(fields)
+        _render(raw, child, headers, body, ext)
+        lines = b" %d" % (part.lines or 0)
+        body.append(lines + b")")
+        ext.append(lines)
+    else:
+        if part.type == "text":
+            fields += b" %d" % (part.lines or 0)
+        body.append(fields + b")")
+        ext.append(fields)
+    ext.append(
+        b" %s %s %s %s)"
+        % (nsstring(part.md5), _disposition(part), _language(part), nsstring(part.location))
+    )

@@ -7,7 +7,7 @@ from mailhost.mime._headers import first_values, to_str
 from mailhost.mime._imap import NIL, nsstring, nstring, sstring
 from mailhost.mime.structure import Part
 
-_ENVELOPE_FIELDS = frozenset(
+ENVELOPE_FIELDS = frozenset(
     {
         "date",
         "subject",
@@ -30,7 +30,11 @@ def render_envelope(raw: bytes, part: Part) -> bytes:
     part. Values are the first occurrence of each field, unfolded and otherwise
     undecoded. Sender and Reply-To default to From when absent or empty.
     """
-    values = first_values(raw, part.header_start, part.body_start, _ENVELOPE_FIELDS)
+    return envelope_of(first_values(raw, part.header_start, part.body_start, ENVELOPE_FIELDS))
+
+
+def envelope_of(values: dict[str, bytes]) -> bytes:
+    """:func:`render_envelope` from the header's values of (at least) :data:`ENVELOPE_FIELDS`."""
     from_ = _address_list(values.get("from"))
     sender = _address_list(values.get("sender"))
     reply_to = _address_list(values.get("reply-to"))

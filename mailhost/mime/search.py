@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from mailhost.mime._address import MISSING_DOMAIN, MISSING_MAILBOX, parse_addresses
@@ -19,7 +19,7 @@ MAX_TEXT_INPUT = 16 * 1024 * 1024
 MAX_HEADER_INPUT = 1024 * 1024
 """SearchFields keep the decoded text of at most this many characters per header."""
 
-_SEARCH_FIELDS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
+SEARCH_FIELDS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id"})
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _WS_ONLY = re.compile(r"[ \t\r\n]*")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
@@ -123,9 +123,36 @@ def _addresses(value: bytes | None) -> str:
     return ", ".join(items)
 
 
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+# The canonical RFC 5322 form nearly every mailer writes; anything else takes the general path.
+_PLAIN_DATE = re.compile(
+    rb"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+    rb"|Nov|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+)
+
+
+def _plain_date(value: bytes) -> datetime | None:
+    """What ``parsedate_to_datetime`` gives for the canonical form, built directly."""
+    m = _PLAIN_DATE.fullmatch(value)
+    # -0000 (no zone) and years below 100 (read as 19xx/20xx) take the general path.
+    if m is None or (m[7] == b"-" and m[8] == m[9] == b"00") or int(m[3]) < 100:
+        return None
+    offset = int(m[8]) * 3600 + int(m[9]) * 60
+    try:
+        return datetime(
+            int(m[3]), _MONTHS[m[2].decode()], int(m[1]), int(m[4]), int(m[5]), int(m[6]),
+            tzinfo=timezone(timedelta(seconds=-offset if m[7] == b"-" else offset)),
+        )
+    except ValueError:  # out of range: let the general path decide
+        return None
+
+
 def _date(value: bytes | None) -> datetime | None:
     if value is None:
         return None
+    if (dt := _plain_date(value)) is not None:
+        return dt
     try:
         dt = parsedate_to_datetime(value[:256].decode("ascii", "replace"))
     except Exception:  # garbage dates raise all sorts of things
@@ -137,7 +164,11 @@ def _date(value: bytes | None) -> datetime | None:
 
 def search_fields(raw: bytes, root: Part) -> SearchFields:
     """The decoded SEARCH fields of the message whose header ``root`` points at."""
-    values = first_values(raw, root.header_start, root.body_start, _SEARCH_FIELDS)
+    return fields_of(first_values(raw, root.header_start, root.body_start, SEARCH_FIELDS))
+
+
+def fields_of(values: dict[str, bytes]) -> SearchFields:
+    """:func:`search_fields` from the header's values of (at least) :data:`SEARCH_FIELDS`."""
     subject = values.get("subject")
     mid = values.get("message-id")
     return SearchFields(

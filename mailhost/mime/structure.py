@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mailhost.mime._headers import find_header_end, first_values, to_str
@@ -39,7 +40,7 @@ MAX_PARTS = 20_000
 MAX_SCAN_LINES = 200_000
 """Dash-boundary candidate lines examined per message, over all multiparts."""
 
-_MIME_FIELDS = frozenset(
+MIME_FIELDS = frozenset(
     {
         "content-type",
         "content-transfer-encoding",
@@ -104,18 +105,39 @@ class Part:
         return f"{self.type}/{self.subtype}"
 
 
-class _Ctx:
-    __slots__ = ("count", "raw", "scan_budget")
+HeaderValues = dict[str, bytes]
+"""The first unfolded value of each field looked up (as ``first_values`` returns them)."""
 
-    def __init__(self, raw: bytes) -> None:
+MessageHeaders = dict[tuple[int, int], HeaderValues]
+"""Header values of the root and of every encapsulated message, by ``(header_start,
+body_start)``: exactly the region :func:`~mailhost.mime._headers.first_values` scans."""
+
+
+class _Ctx:
+    __slots__ = ("count", "headers", "message_fields", "raw", "scan_budget")
+
+    def __init__(self, raw: bytes, message_fields: frozenset[str]) -> None:
         self.raw = raw
         self.count = 0
         self.scan_budget = MAX_SCAN_LINES
+        self.message_fields = message_fields
+        self.headers: MessageHeaders = {}
 
 
 def parse_structure(raw: bytes) -> Part:
     """Parse a whole message. Never raises."""
-    return _parse_entity(_Ctx(raw), 0, len(raw), 0, False)
+    return _parse_entity(_Ctx(raw, MIME_FIELDS), 0, len(raw), 0, False, True)
+
+
+def parse_with_headers(raw: bytes, message_fields: frozenset[str]) -> tuple[Part, MessageHeaders]:
+    """:func:`parse_structure`, plus the values of ``message_fields`` in every message header.
+
+    The fields of the root and of each encapsulated message are looked up in the same scan
+    of the header as its MIME fields, so ENVELOPE and SEARCH need not scan it again.
+    ``message_fields`` must include :data:`MIME_FIELDS`.
+    """
+    ctx = _Ctx(raw, message_fields)
+    return _parse_entity(ctx, 0, len(raw), 0, False, True), ctx.headers
 
 
 def count_lines(raw: bytes, start: int, end: int) -> int:
@@ -127,26 +149,29 @@ def count_lines(raw: bytes, start: int, end: int) -> int:
     return n
 
 
-def _parse_entity(ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool) -> Part:
+def _parse_entity(
+    ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool, is_message: bool
+) -> Part:
+    """One entity; ``is_message`` for the root and encapsulated messages (RFC 822 headers)."""
     raw = ctx.raw
     ctx.count += 1
     body_start = find_header_end(raw, start, end)
-    values = first_values(raw, start, body_start, _MIME_FIELDS)
+    if is_message:
+        values = first_values(raw, start, body_start, ctx.message_fields)
+        ctx.headers[start, body_start] = values
+    else:
+        values = first_values(raw, start, body_start, MIME_FIELDS)
 
     ctype = values.get("content-type")
     params: dict[str, str]
     if ctype is None:
         mtype, subtype = ("message", "rfc822") if in_digest else ("text", "plain")
         params = {"charset": "us-ascii"} if mtype == "text" else {}
+    elif len(ctype) <= _SHORT_CONTENT_TYPE:
+        mtype, subtype, cached = _content_type_cached(ctype)
+        params = dict(cached)  # each Part owns its dict
     else:
-        main, params = parse_mime_value(to_str(ctype))
-        mtype, _, subtype = main.partition("/")
-        mtype, subtype = mtype.strip(), subtype.strip()
-        if not (is_token(mtype) and is_token(subtype)):
-            # RFC 2045 section 5.2: invalid syntax means text/plain; us-ascii.
-            mtype, subtype = "text", "plain"
-        if mtype == "text" and "charset" not in params:
-            params = {"charset": "us-ascii", **params}
+        mtype, subtype, params = _content_type(ctype)
 
     enc_raw = values.get("content-transfer-encoding")
     encoding = None
@@ -180,16 +205,16 @@ def _parse_entity(ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool) 
         and depth < MAX_DEPTH
         and ctx.count < MAX_PARTS
     ):
-        children = (_parse_entity(ctx, body_start, end, depth + 1, False),)
+        children = (_parse_entity(ctx, body_start, end, depth + 1, False, True),)
 
     lines = None
     if mtype == "text" or (mtype == "message" and subtype == "rfc822"):
         lines = count_lines(raw, body_start, end)
 
-    def opt(name: str) -> str | None:
-        v = values.get(name)
-        return None if v is None else to_str(v)
-
+    cid = values.get("content-id")
+    description = values.get("content-description")
+    location = values.get("content-location")
+    md5 = values.get("content-md5")
     return Part(
         header_start=start,
         body_start=body_start,
@@ -197,18 +222,42 @@ def _parse_entity(ctx: _Ctx, start: int, end: int, depth: int, in_digest: bool) 
         type=mtype,
         subtype=subtype,
         params=params,
-        content_id=opt("content-id"),
-        description=opt("content-description"),
+        content_id=None if cid is None else to_str(cid),
+        description=None if description is None else to_str(description),
         encoding=encoding,
         disposition=disposition,
         disposition_params=disp_params,
         language=language,
-        location=opt("content-location"),
-        md5=opt("content-md5"),
+        location=None if location is None else to_str(location),
+        md5=None if md5 is None else to_str(md5),
         size=end - body_start,
         lines=lines,
         children=children,
     )
+
+
+def _content_type(value: bytes) -> tuple[str, str, dict[str, str]]:
+    """Type, subtype and parameters of a Content-Type value (text/* always has a charset)."""
+    main, params = parse_mime_value(to_str(value))
+    mtype, _, subtype = main.partition("/")
+    mtype, subtype = mtype.strip(), subtype.strip()
+    if not (is_token(mtype) and is_token(subtype)):
+        # RFC 2045 section 5.2: invalid syntax means text/plain; us-ascii.
+        mtype, subtype = "text", "plain"
+    if mtype == "text" and "charset" not in params:
+        params = {"charset": "us-ascii", **params}
+    return mtype, subtype, params
+
+
+_SHORT_CONTENT_TYPE = 100
+"""Content-Type values up to this length are cached (``text/plain; charset=utf-8`` and the
+like recur in nearly every message; the cache stays small)."""
+
+
+@lru_cache(maxsize=256)
+def _content_type_cached(value: bytes) -> tuple[str, str, dict[str, str]]:
+    """:func:`_content_type`; callers copy the dict, never change the cached one."""
+    return _content_type(value)
 
 
 def _parse_multipart(
@@ -241,7 +290,7 @@ def _parse_multipart(
             # If the part budget cut the scan short, it holds the rest as a leaf.
             part_end = end
             child_depth = depth + 1 if len(delims) < budget else MAX_DEPTH
-        children.append(_parse_entity(ctx, after, part_end, child_depth, in_digest))
+        children.append(_parse_entity(ctx, after, part_end, child_depth, in_digest, False))
     return tuple(children)
 
 
@@ -295,33 +344,38 @@ def _find_delimiters(
 
 def tree_to_json(part: Part) -> bytes:
     """Compact, exact serialisation of a Part tree (ASCII JSON bytes)."""
-    return json.dumps(_to_list(part), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _ENCODER.encode(_to_list(part)).encode("ascii")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+"""Made once: ``json.dumps`` with non-default options builds an encoder per call."""
 
 
 def tree_from_json(data: bytes) -> Part:
     return _from_list(json.loads(data))
 
 
-def _to_list(p: Part) -> list[Any]:
-    return [
+def _to_list(p: Part) -> tuple[Any, ...]:
+    # Tuples, which the encoder writes as JSON arrays, are cheaper to build than lists.
+    return (
         p.header_start,
         p.body_start,
         p.end,
         p.type,
         p.subtype,
-        [[k, v] for k, v in p.params.items()],
+        tuple(p.params.items()),
         p.content_id,
         p.description,
         p.encoding,
         p.disposition,
-        [[k, v] for k, v in p.disposition_params.items()],
-        None if p.language is None else list(p.language),
+        tuple(p.disposition_params.items()),
+        p.language,
         p.location,
         p.md5,
         p.size,
         p.lines,
-        [_to_list(c) for c in p.children],
-    ]
+        tuple(map(_to_list, p.children)),
+    )
 
 
 def _from_list(a: list[Any]) -> Part:

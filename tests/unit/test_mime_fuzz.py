@@ -128,10 +128,10 @@ def test_mutated_corpus_bare_lf_and_crlf(raw: bytes) -> None:
 def test_safety_net_describes_message_as_one_text_part(monkeypatch: pytest.MonkeyPatch) -> None:
     import mailhost.mime
 
-    def broken(raw: bytes) -> Part:
+    def broken(raw: bytes, fields: frozenset[str]) -> tuple[Part, dict[object, object]]:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(mailhost.mime, "parse_structure", broken)
+    monkeypatch.setattr(mailhost.mime, "parse_with_headers", broken)
     raw = b"Subject: x\r\n\r\nbody\r\n"
     a = analyse(raw)
     assert (a.size, a.tree.size, a.tree.lines) == (len(raw), len(raw), 3)
