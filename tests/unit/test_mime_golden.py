@@ -3,7 +3,7 @@
 The MIME analysis runs once per stored message and is tuned for speed; these goldens were
 computed by the straightforward implementation, so any optimisation that changes a single
 output byte fails here. Regenerate (only for an intended change of output) with
-``MIME_GOLDEN_WRITE=1 pytest tests/unit/test_mime_golden.py``.
+``PYTHONPATH=. python tests/unit/test_mime_golden.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import quopri
 import random
 from pathlib import Path
@@ -191,9 +190,9 @@ def outputs(raw: bytes) -> dict[str, object]:
     }
 
 
-def test_write_golden() -> None:
-    if not os.environ.get("MIME_GOLDEN_WRITE"):
-        pytest.skip("set MIME_GOLDEN_WRITE=1 to regenerate the goldens")
+def write_golden() -> None:
+    """Regenerate the goldens, only for an intended change of output:
+    ``PYTHONPATH=. python tests/unit/test_mime_golden.py``."""
     data = {name: outputs(raw) for name, raw in MESSAGES.items()}
     GOLDEN.write_text(json.dumps(data, indent=1, ensure_ascii=True, sort_keys=True) + "\n")
 
@@ -206,3 +205,7 @@ def test_outputs_unchanged(name: str) -> None:
 
 def test_every_message_pinned() -> None:
     assert sorted(json.loads(GOLDEN.read_text())) == sorted(MESSAGES)
+
+
+if __name__ == "__main__":
+    write_golden()
