@@ -71,6 +71,7 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+_USES_BODY = re.compile(r"\bb\.")  # a search condition naming the body table's alias
 _X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.M)
 
 
@@ -1086,9 +1087,12 @@ class SqliteMailStore:
         The condition may use the aliases g (message), b (body) and, with ``with_text``,
         t (the searchable body text).
         """
+        # Join body only when the condition reads it: SINCE/BEFORE/ON, flags and sizes are
+        # answered from message alone (a SINCE matching half of 10,000 messages: 16 -> 5 ms).
+        body_join = "JOIN body b ON b.id = g.body_id " if _USES_BODY.search(where) else ""
         text_join = "LEFT JOIN body_text t ON t.body_id = g.body_id " if with_text else ""
         rows = await self._all(
-            "SELECT g.uid, g.modseq FROM message g JOIN body b ON b.id = g.body_id "
+            f"SELECT g.uid, g.modseq FROM message g {body_join}"
             f"{text_join}WHERE g.mailbox_id = ? AND ({where}) ORDER BY g.uid",
             (mailbox_id, *params),
         )
