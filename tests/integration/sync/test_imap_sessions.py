@@ -171,13 +171,8 @@ def test_lmtp_and_smtp_delivery_reach_an_idling_session(
     watcher.done()
 
 
-def test_idle_sees_mailhost_deliver_run_as_another_process(
-    users: MailhostTestServer, connect: Connect, tmp_path: Path,
-) -> None:
-    """``mailhost deliver`` (Postfix's mailbox_command) commits from its own process: the
-    server learns of it only through the database, never through an in-process signal."""
-    watcher = connect()
-    watcher.idle()
+def deliver_from_another_process(users: MailhostTestServer, tmp_path: Path) -> None:
+    """Run ``mailhost deliver`` (Postfix's mailbox_command) for alice in its own process."""
     config = tmp_path / "deliver.toml"
     config.write_text(f'[storage]\ndata_dir = "{users.config.storage.data_dir}"\n')
     result = subprocess.run(
@@ -185,6 +180,16 @@ def test_idle_sees_mailhost_deliver_run_as_another_process(
         input=b"Subject: from Postfix\r\n\r\nhi\r\n", capture_output=True, timeout=60,
         check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_idle_sees_mailhost_deliver_run_as_another_process(
+    users: MailhostTestServer, connect: Connect, tmp_path: Path,
+) -> None:
+    """``mailhost deliver`` (Postfix's mailbox_command) commits from its own process: the
+    server learns of it only through the database, never through an in-process signal."""
+    watcher = connect()
+    watcher.idle()
+    deliver_from_another_process(users, tmp_path)
     assert watcher.wait_for(rb"\* 1 EXISTS", PUSH_WAIT)
     watcher.done()
 
@@ -196,13 +201,7 @@ def test_noop_sees_mailhost_deliver_run_as_another_process(
     counts too, so the next command after it reports the message."""
     session = connect()
     assert session.ok(b"NOOP") == []
-    config = tmp_path / "deliver.toml"
-    config.write_text(f'[storage]\ndata_dir = "{users.config.storage.data_dir}"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "mailhost", "deliver", "-c", str(config), "--to", ALICE],
-        input=b"Subject: from Postfix\r\n\r\nhi\r\n", capture_output=True, timeout=60,
-        check=False)
-    assert result.returncode == 0, result.stderr
+    deliver_from_another_process(users, tmp_path)
     assert b"* 1 EXISTS" in session.ok(b"NOOP")
     assert session.ok(b"NOOP") == []
 
