@@ -9,6 +9,7 @@ older data directory is upgraded on start.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,24 @@ Migration = str
 
 class DurabilityError(StoreError):
     """SQLite would not run with WAL and synchronous=FULL; refusing to risk acknowledged mail."""
+
+
+def file_state(path: Path) -> tuple[int, ...]:
+    """Size and mtime of a database and its WAL: any commit, by any process, moves them.
+
+    A WAL that is missing or empty counts as one state: connections create an empty WAL when
+    they open and the last one to close deletes it, and neither is a change of data (a
+    commit writes frames, and a checkpoint moves the database file itself).
+    """
+    state: list[int] = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            info = os.stat(name)
+        except OSError:
+            state.extend((0, 0))
+        else:
+            state.extend((info.st_size, info.st_mtime_ns) if info.st_size else (0, 0))
+    return tuple(state)
 
 
 def connect(path: Path, migrations: Sequence[Migration] | None) -> sqlite3.Connection:

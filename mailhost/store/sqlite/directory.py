@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import aiosqlite
 
 from mailhost.store.addresses import AddressError, domain_of, normalise_address
 from mailhost.store.interface import StoreError, User
+from mailhost.store.sqlite.db import file_state
 from mailhost.store.sqlite.schema import DIRECTORY_MIGRATIONS
 
 MAX_ALIAS_DEPTH = 8
@@ -39,17 +39,6 @@ class SqliteDirectory:
         self.path = path  # the database file, if known: lets lookups be cached (see _one)
         self._cache: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], float, Any]] = {}
 
-    def _file_state(self) -> tuple[int, ...]:
-        state: list[int] = []
-        for name in (str(self.path), f"{self.path}-wal"):
-            try:
-                info = os.stat(name)
-            except OSError:
-                state.extend((-1, -1))
-            else:
-                state.extend((info.st_size, info.st_mtime_ns))
-        return tuple(state)
-
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         """One row, reused while the directory's files have not moved (at most CACHE_SECONDS).
 
@@ -60,7 +49,7 @@ class SqliteDirectory:
         """
         if self.path is None:
             return await self._fetch_one(sql, params)
-        state = self._file_state()  # before the read: a commit after it moves the state
+        state = file_state(self.path)  # before the read: a commit after it moves the state
         now = time.monotonic()
         cached = self._cache.get((sql, params))
         if cached is not None and cached[0] == state and now - cached[1] < CACHE_SECONDS:

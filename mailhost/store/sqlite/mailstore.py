@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import re
 import sqlite3
 import time
@@ -47,7 +46,7 @@ from mailhost.store.interface import (
     TemporaryStoreError,
 )
 from mailhost.store.names import validate_mailbox_name
-from mailhost.store.sqlite.db import connect
+from mailhost.store.sqlite.db import connect, file_state
 from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
@@ -379,23 +378,12 @@ class SqliteMailStore:
         return True
 
     def _file_state(self) -> tuple[int, ...]:
-        """Size and mtime of the database and its WAL: any commit by anyone moves them.
-
-        A WAL that is missing or empty counts as one state: this process's connections come
-        and go with use, opening one creates an empty WAL and closing the last one deletes
-        it. Were that a move, a woken session's read would reopen the connection and its
-        closing wake the session again, for ever. (Closing after a commit checkpoints the WAL
-        into the database: one more spurious wake-up, once.)
-        """
-        state: list[int] = []
-        for name in (str(self.path), f"{self.path}-wal"):
-            try:
-                info = os.stat(name)
-            except OSError:
-                state.extend((0, 0))
-            else:
-                state.extend((info.st_size, info.st_mtime_ns) if info.st_size else (0, 0))
-        return tuple(state)
+        """The account files' state (:func:`file_state`). Treating an empty WAL as missing
+        matters here: this process's connections come and go with use, and were that a move,
+        a woken session's read would reopen the connection and its closing wake the session
+        again, for ever. (Closing after a commit checkpoints the WAL into the database: one
+        more spurious wake-up, once.)"""
+        return file_state(self.path)
 
     async def _watch_other_processes(self) -> None:
         """Wake waiters when the files moved, and once more on the round after.
