@@ -143,6 +143,27 @@ def _rollback(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
+def claim_recent_in(conn: Conn, mailbox_id: int, upto: int | None, claim: bool = True) -> int:
+    """The first UID that is \\Recent for the caller, claiming UIDs below ``upto`` (all up to
+    UIDNEXT when None) unless ``claim`` is False; see :meth:`SqliteMailStore.claim_recent`.
+
+    Read and update share one transaction, so two sessions never both claim the same mail.
+    It does not wake IDLE sessions: the claim changes nothing another session reports.
+    """
+    def read_and_claim(conn: Conn) -> int:
+        row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
+                           (mailbox_id,)).fetchone()
+        if row is None:
+            raise MailboxNotFound("mailbox vanished")
+        target = row[1] if upto is None else min(upto, row[1])
+        if claim and row[0] < target:
+            conn.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
+                         (target, mailbox_id))
+        return int(row[0])
+
+    return transaction(conn, read_and_claim) if claim else read_and_claim(conn)
+
+
 def transaction(conn: Conn, body: Callable[[Conn], T]) -> T:
     """Run ``body`` between BEGIN IMMEDIATE and COMMIT on the database thread.
 
@@ -1055,17 +1076,7 @@ class SqliteMailStore:
         session that will hear of it first. ``claim=False`` only looks: EXAMINE must not take
         \\Recent away from the next session.
         """
-        def claim_fn(conn: Conn) -> int:
-            row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
-                               (mailbox_id,)).fetchone()
-            if row is None:
-                raise MailboxNotFound("mailbox vanished")
-            target = row[1] if upto is None else min(upto, row[1])
-            if claim and row[0] < target:
-                conn.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                             (target, mailbox_id))
-            return int(row[0])
-        return await self.run(claim_fn)
+        return await self.run(lambda conn: claim_recent_in(conn, mailbox_id, upto, claim))
 
     async def search(
         self, mailbox_id: int, where: str, params: Sequence[Any], with_text: bool = False

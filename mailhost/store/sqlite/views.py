@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailhost.store.flags import DELETED, SEEN
-from mailhost.store.interface import MailboxInfo, MailboxNotFound
-from mailhost.store.sqlite.mailstore import transaction
+from mailhost.store.interface import MailboxInfo
+from mailhost.store.sqlite.mailstore import claim_recent_in
 
 if TYPE_CHECKING:
     from mailhost.store.sqlite.mailstore import SqliteMailStore
@@ -48,28 +48,6 @@ def _read(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
         return fn()
     finally:
         conn.execute("COMMIT")
-
-
-def _claim(conn: sqlite3.Connection, mailbox_id: int, upto: int) -> int:
-    """Take \\Recent for UIDs below ``upto`` (same rule as ``SqliteMailStore.claim_recent``),
-    in its own transaction; returns the first UID that is recent for the caller.
-
-    Like ``claim_recent`` it does not wake IDLE sessions: the claim changes nothing another
-    session reports.
-    """
-
-    def claim(conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT first_recent_uid, uidnext FROM mailbox WHERE id = ?",
-                           (mailbox_id,)).fetchone()
-        if row is None:
-            raise MailboxNotFound("mailbox vanished")
-        target = min(upto, row[1])
-        if row[0] < target:
-            conn.execute("UPDATE mailbox SET first_recent_uid = ? WHERE id = ?",
-                         (target, mailbox_id))
-        return int(row[0])
-
-    return transaction(conn, claim)
 
 
 # -- SELECT ---------------------------------------------------------------------------------
@@ -181,7 +159,7 @@ async def select_mailbox(mail: SqliteMailStore, name: str, claim: bool) -> Selec
         row, snap = found
         first_recent = int(row[7])
         if claim and first_recent < row[3]:
-            first_recent = _claim(conn, row[0], row[3])
+            first_recent = claim_recent_in(conn, row[0], row[3])
         info = MailboxInfo(id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3],
                            highestmodseq=row[4], subscribed=bool(row[5]), special_use=row[6],
                            messages=len(snap.uids), unseen=row[9], size=row[10])
@@ -248,7 +226,7 @@ async def changes_since(
             return None
         first_recent = int(state[3])
         if changed and changed[-1][0] > max_known and claim:
-            first_recent = _claim(conn, mailbox_id, changed[-1][0] + 1)
+            first_recent = claim_recent_in(conn, mailbox_id, changed[-1][0] + 1)
         return Changes(state[0], state[1], changed, gone, first_recent)
 
     return await mail.run(read)
