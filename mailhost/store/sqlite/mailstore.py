@@ -510,8 +510,6 @@ class SqliteMailStore:
             return None
         return await self.run(lambda conn: self._mailbox_where(conn, "WHERE name = ?", name))
 
-    mailbox_meta = get_mailbox  # a cheap existence/metadata check for handlers
-
     async def mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
         return await self.run(lambda conn: self._mailbox_where(conn, "WHERE id = ?", mailbox_id))
 
@@ -826,10 +824,6 @@ class SqliteMailStore:
     async def messages(self, mailbox_id: int) -> list[MessageMeta]:
         return await self.run(lambda conn: self._metas(
             conn, "WHERE mailbox_id = ? ORDER BY uid", (mailbox_id,)))
-
-    async def messages_changed_since(self, mailbox_id: int, modseq: int) -> list[MessageMeta]:
-        return await self.run(lambda conn: self._metas(
-            conn, "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", (mailbox_id, modseq)))
 
     async def read_raw(self, mailbox_id: int, uid: int) -> bytes | None:
         row = await self._one(
