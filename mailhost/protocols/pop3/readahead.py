@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -57,21 +56,12 @@ def window(maildrop: Sequence[MaildropEntry], start: MaildropEntry, count: int,
     return chosen
 
 
-def _read_bodies(conn: sqlite3.Connection,
-                 chosen: Sequence[MaildropEntry]) -> dict[Key, bytes]:
-    """The raw bytes of the chosen messages; missing ones (expunged) are left out."""
+def _wanted(chosen: Sequence[MaildropEntry]) -> dict[int, list[int]]:
+    """The chosen messages as mailbox id -> UIDs, as the store reads them."""
     wanted: dict[int, list[int]] = {}
     for entry in chosen:
         wanted.setdefault(entry.mailbox_id, []).append(entry.uid)
-    found: dict[Key, bytes] = {}
-    for mailbox_id, uids in wanted.items():
-        marks = ",".join("?" * len(uids))
-        rows = conn.execute(
-            "SELECT g.uid, r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
-            f"WHERE g.mailbox_id = ? AND g.uid IN ({marks})", (mailbox_id, *uids))
-        for uid, raw in rows:
-            found[mailbox_id, uid] = bytes(raw)
-    return found
+    return wanted
 
 
 def _retrieve(task: asyncio.Task[dict[Key, bytes]]) -> None:
@@ -112,7 +102,7 @@ class ReadAhead:
             else:
                 self._bodies = {}  # drop the old window before reading the next one
                 chosen = self._choose(maildrop, entry)
-                self._bodies = await mail.run(lambda conn: _read_bodies(conn, chosen))
+                self._bodies = await mail.raw_bodies(_wanted(chosen))
                 last = chosen[-1]
             self._read_following(mail, maildrop, last)
         return self._bodies.get(key) if keep else self._bodies.pop(key, None)
@@ -140,5 +130,5 @@ class ReadAhead:
         self._following_keys = frozenset(_key(e) for e in chosen)
         self._following_last = chosen[-1]
         self._following = asyncio.ensure_future(
-            mail.run(lambda conn: _read_bodies(conn, chosen)))
+            mail.raw_bodies(_wanted(chosen)))
         self._following.add_done_callback(_retrieve)

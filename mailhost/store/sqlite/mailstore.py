@@ -16,7 +16,7 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -839,13 +839,29 @@ class SqliteMailStore:
         wanted = list(uids)
         for start in range(0, len(wanted), 16):
             part = wanted[start:start + 16]
-            rows = await self._all(
-                "SELECT g.uid, r.raw FROM message g JOIN body_raw r ON r.body_id = g.body_id "
-                f"WHERE g.mailbox_id = ? AND g.uid IN ({_placeholders(len(part))}) "
-                "ORDER BY g.uid", (mailbox_id, *part),
-            )
-            for uid, raw in rows:
-                yield uid, bytes(raw)
+            bodies = await self.raw_bodies({mailbox_id: part})
+            for uid in part:
+                raw = bodies.get((mailbox_id, uid))
+                if raw is not None:
+                    yield uid, raw
+
+    async def raw_bodies(
+        self, wanted: Mapping[int, Sequence[int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """{(mailbox id, uid): raw} for the messages named (mailbox id -> UIDs) in one hop;
+        messages no longer there are left out. The caller bounds how many it asks for."""
+        def read(conn: Conn) -> dict[tuple[int, int], bytes]:
+            found: dict[tuple[int, int], bytes] = {}
+            for mailbox_id, uids in wanted.items():
+                for chunk in _chunks(list(uids)):
+                    rows = conn.execute(
+                        "SELECT g.uid, r.raw FROM message g JOIN body_raw r "
+                        "ON r.body_id = g.body_id WHERE g.mailbox_id = ? "
+                        f"AND g.uid IN ({_placeholders(len(chunk))})", (mailbox_id, *chunk))
+                    for uid, raw in rows:
+                        found[mailbox_id, uid] = bytes(raw)
+            return found
+        return await self.run(read)
 
     async def parts(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageParts]:
         def read(conn: Conn) -> list[MessageParts]:
