@@ -37,6 +37,9 @@ A = FetchAttribute
 PARSED_ITEMS = frozenset({A.ENVELOPE, A.BODY, A.BODYSTRUCTURE})
 SEEN_ITEMS = frozenset({A.RFC822, A.RFC822_TEXT})
 BATCH_BYTES: Final = 256 * 1024  # rendered per store hop and per write
+# The first batch is small, so the client has lines to parse while the rest is rendered
+# (a 256 KiB first batch of FLAGS kept it waiting ~15 ms on a 100,000-message FETCH 1:*).
+FIRST_BATCH_BYTES: Final = 16 * 1024
 
 # RFC 2180 §4.1.3 "NIL FETCH responses": what a message expunged by another session (the
 # client not yet told) answers when only these items and UID are asked; anything else makes
@@ -240,9 +243,11 @@ async def fetch_responses(
     columns = views.fetch_columns(_columns(items))
     render, gone = _line_renderers(box, items, columns)
     start = 0
+    limit = FIRST_BATCH_BYTES
     while start < len(uids):
         batch = await views.fetch_batch(mail, box.info.id, uids, start, columns, changedsince,
-                                        render, gone, BATCH_BYTES)
+                                        render, gone, limit)
+        limit = BATCH_BYTES
         if missing is not None:
             missing.extend(batch.missing)
         if batch.data:

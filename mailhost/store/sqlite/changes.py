@@ -33,6 +33,19 @@ def commit_token(database: Path | None) -> bytes | None:
     """Bytes that differ after any commit to ``database`` (None when they cannot be read)."""
     if database is None:
         return None
+    header = wal_index_header(database)
+    if header is None or not _frames(header):
+        return None
+    return header
+
+
+def wal_index_header(database: Path) -> bytes | None:
+    """The WAL-index header, also of a WAL holding no frames (None when it cannot be read).
+
+    Unlike :func:`commit_token` it vouches for nothing on its own: only a caller whose own
+    connection to ``database`` stayed open between two reads may compare them, because that
+    connection keeps the ``-shm`` file (and so the header) from being deleted and rebuilt.
+    """
     try:
         fd = os.open(f"{database}-shm", os.O_RDONLY)
     except OSError:
@@ -43,7 +56,7 @@ def commit_token(database: Path | None) -> bytes | None:
         return None
     finally:
         os.close(fd)
-    if len(header) != _HEADER_BYTES or not header[_IS_INIT] or not _frames(header):
+    if len(header) != _HEADER_BYTES or not header[_IS_INIT]:
         return None
     return header
 

@@ -246,6 +246,7 @@ class SqliteMailStore:
         # and go with use.
         self.max_page_count: int | None = None
         self._conn: Conn | None = None  # opened on first use, closed when the account is quiet
+        self._opened = 0  # connections opened so far (see connection_epoch)
         self._migrated = False
         self._serial = asyncio.Lock()  # one function at a time on this account's connection
         self._last_used = 0.0
@@ -295,8 +296,18 @@ class SqliteMailStore:
             conn = self._conn = self._connect()
         return fn(conn)
 
+    @property
+    def connection_epoch(self) -> int | None:
+        """Which connection is open (None: none), a new number for each one opened.
+
+        While one stays open SQLite keeps the WAL-index file, so its header changes with
+        every commit by any process (see :func:`changes.wal_index_header`).
+        """
+        return self._opened if self._conn is not None else None
+
     def _connect(self) -> Conn:
         """Open the account database (the schema is checked once per store)."""
+        self._opened += 1
         conn = connect(self.path, None if self._migrated else self.migrations)
         self._migrated = True
         register_functions(conn)

@@ -9,6 +9,8 @@ skip the scan: it stays valid while (UIDNEXT, HIGHESTMODSEQ) are unchanged, beca
 append, copy, expunge and flag change moves one of them, whichever process made it. When they
 moved, the new UIDs (``uid >= old UIDNEXT``) and the expunges after the old HIGHESTMODSEQ bring
 the cached list up to date; a full scan is needed only when those expunges are forgotten.
+A SELECT repeated while nothing at all was committed (the WAL-index header has not moved)
+is answered from what the last one read, with no trip to the database thread.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import sqlite3
 import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mailhost.store.flags import DELETED, SEEN
 from mailhost.store.interface import MailboxInfo
+from mailhost.store.sqlite.changes import wal_index_header
 from mailhost.store.sqlite.mailstore import claim_recent_in
 
 if TYPE_CHECKING:
@@ -67,7 +70,25 @@ class _Snapshot:
     first_unseen: int  # a UID; 0 when every message is \Seen
 
 
-_CACHES: weakref.WeakKeyDictionary[SqliteMailStore, dict[int, _Snapshot]] = (
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """What one SELECT read about a mailbox, and the WAL-index header read just before it on
+    connection ``epoch``: while that connection stays open and the header has not moved,
+    nothing was committed since, by any process, so the next SELECT may answer the same."""
+
+    header: bytes
+    epoch: int
+    row: tuple[Any, ...]  # the mailbox row, as select_mailbox reads it
+    snapshot: _Snapshot
+
+
+@dataclass(slots=True)
+class _AccountCache:
+    snapshots: dict[int, _Snapshot] = field(default_factory=dict)  # by mailbox id
+    opened: dict[str, _Opened] = field(default_factory=dict)  # by mailbox name
+
+
+_CACHES: weakref.WeakKeyDictionary[SqliteMailStore, _AccountCache] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -136,35 +157,65 @@ class Selection:
     first_recent: int  # UIDs from here on are \Recent for this session
 
 
+_MAILBOX_ROW = ("SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
+                "first_recent_uid, expunged_floor, unseen, size FROM mailbox WHERE name = ?")
+
+
+def _selection(row: tuple[Any, ...], snap: _Snapshot, first_recent: int) -> Selection:
+    info = MailboxInfo(id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3],
+                       highestmodseq=row[4], subscribed=bool(row[5]), special_use=row[6],
+                       messages=len(snap.uids), unseen=row[9], size=row[10])
+    return Selection(info, snap.uids, tuple(sorted(snap.keywords)), snap.first_unseen,
+                     first_recent)
+
+
+def _unchanged(mail: SqliteMailStore, opened: _Opened) -> bool:
+    """Nothing was committed to the account since ``opened`` was read.
+
+    The header is read before the connection is checked: if the same connection is still
+    open now, it was open while the header was read, so the header was the live one.
+    """
+    header = wal_index_header(mail.path)
+    return header == opened.header and mail.connection_epoch == opened.epoch
+
+
 async def select_mailbox(mail: SqliteMailStore, name: str, claim: bool) -> Selection | None:
     """Open a mailbox (``name`` already validated): its state, its UIDs, and \\Recent,
     claimed for this session unless ``claim`` is False (EXAMINE). None if it does not exist.
+
+    When nothing was committed since the last SELECT of the mailbox read it and no \\Recent
+    is left to claim, that answer is given again without a trip to the database thread.
     """
-    cache = _CACHES.setdefault(mail, {})
+    cache = _CACHES.get(mail)
+    if cache is None:
+        cache = _CACHES[mail] = _AccountCache()
+    opened = cache.opened.get(name)
+    if opened is not None and _unchanged(mail, opened):
+        row = opened.row
+        if not claim or row[7] >= row[3]:
+            return _selection(row, opened.snapshot, int(row[7]))
 
     def read(conn: sqlite3.Connection) -> Selection | None:
+        # Read before the transaction: a commit after this moves it (see _unchanged).
+        header, epoch = wal_index_header(mail.path), mail.connection_epoch
+
         def snapshot() -> tuple[Any, _Snapshot] | None:
-            row = conn.execute(
-                "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
-                "first_recent_uid, expunged_floor, unseen, size FROM mailbox WHERE name = ?",
-                (name,),
-            ).fetchone()
+            row = conn.execute(_MAILBOX_ROW, (name,)).fetchone()
             if row is None:
                 return None
-            return row, _snapshot(conn, cache, row[0], row[3], row[4], row[8])
+            return row, _snapshot(conn, cache.snapshots, row[0], row[3], row[4], row[8])
 
         found = _read(conn, snapshot)
         if found is None:
+            cache.opened.pop(name, None)
             return None
         row, snap = found
+        if header is not None and epoch is not None:
+            cache.opened[name] = _Opened(header, epoch, tuple(row), snap)
         first_recent = int(row[7])
         if claim and first_recent < row[3]:
-            first_recent = claim_recent_in(conn, row[0], row[3])
-        info = MailboxInfo(id=row[0], name=row[1], uidvalidity=row[2], uidnext=row[3],
-                           highestmodseq=row[4], subscribed=bool(row[5]), special_use=row[6],
-                           messages=len(snap.uids), unseen=row[9], size=row[10])
-        return Selection(info, snap.uids, tuple(sorted(snap.keywords)), snap.first_unseen,
-                         first_recent)
+            first_recent = claim_recent_in(conn, row[0], row[3])  # a commit: header moves
+        return _selection(row, snap, first_recent)
 
     return await mail.run(read)
 

@@ -206,6 +206,22 @@ def test_noop_sees_mailhost_deliver_run_as_another_process(
     assert session.ok(b"NOOP") == []
 
 
+def test_select_sees_mailhost_deliver_run_as_another_process(
+    users: MailhostTestServer, connect: Connect, tmp_path: Path,
+) -> None:
+    """A repeated SELECT is answered from memory while nothing was committed; a commit by
+    another process moves the WAL index all the same, and \\Recent goes to one session."""
+    one, two = connect(select=None), connect(select=None)
+    for _ in range(2):
+        assert b"* 0 EXISTS" in one.ok(b"SELECT INBOX")
+    deliver_from_another_process(users, tmp_path)
+    selected = one.ok(b"SELECT INBOX")
+    assert b"* 1 EXISTS" in selected and b"* 1 RECENT" in selected
+    for _ in range(2):
+        selected = two.ok(b"SELECT INBOX")
+        assert b"* 1 EXISTS" in selected and b"* 0 RECENT" in selected
+
+
 def test_deleting_the_selected_mailbox_ends_that_selection(connect: Connect) -> None:
     one = connect(select=None)
     one.ok(b"CREATE Work")

@@ -51,29 +51,30 @@ async def select(session: ImapSession, command: cmd.Select) -> None:
         session.no(command, "no such mailbox", b"NONEXISTENT")
         return
     box, selection = opened
-    info = box.info
-    if command.condstore:
-        session.enabled.add("CONDSTORE")
-    keywords = selection.keywords
-    session.untagged(b"FLAGS " + flag_list([*SYSTEM_FLAG_NAMES, *keywords]))
-    permanent = [] if box.read_only else [*SYSTEM_FLAG_NAMES, *keywords, "\\*"]
-    session.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent) + b"] flags allowed")
-    session.untagged(b"%d EXISTS" % box.exists)
-    session.untagged(b"%d RECENT" % box.recent_count)
-    first_unseen = box.seq_of(selection.first_unseen) if selection.first_unseen else None
-    if first_unseen is not None:
-        session.untagged(b"OK [UNSEEN %d] first unseen message" % first_unseen)
-    session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
-    session.untagged(b"OK [UIDNEXT %d] predicted next UID" % info.uidnext)
-    session.untagged(b"OK [HIGHESTMODSEQ %d] highest mod-sequence" % info.highestmodseq)
-    if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
-        await _qresync_catch_up(session, box, command.qresync)
-    session.selected = box
-    session.note_synced(box, token)
-    session.state = State.SELECTED
-    code = b"READ-ONLY" if box.read_only else b"READ-WRITE"
-    session.tagged(command.tag, b"OK", f"{'EXAMINE' if command.read_only else 'SELECT'} "
-                   "completed", code)
+    with session.one_write():
+        info = box.info
+        if command.condstore:
+            session.enabled.add("CONDSTORE")
+        keywords = selection.keywords
+        session.untagged(b"FLAGS " + flag_list([*SYSTEM_FLAG_NAMES, *keywords]))
+        permanent = [] if box.read_only else [*SYSTEM_FLAG_NAMES, *keywords, "\\*"]
+        session.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent) + b"] flags allowed")
+        session.untagged(b"%d EXISTS" % box.exists)
+        session.untagged(b"%d RECENT" % box.recent_count)
+        first_unseen = box.seq_of(selection.first_unseen) if selection.first_unseen else None
+        if first_unseen is not None:
+            session.untagged(b"OK [UNSEEN %d] first unseen message" % first_unseen)
+        session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
+        session.untagged(b"OK [UIDNEXT %d] predicted next UID" % info.uidnext)
+        session.untagged(b"OK [HIGHESTMODSEQ %d] highest mod-sequence" % info.highestmodseq)
+        if command.qresync is not None and command.qresync.uidvalidity == info.uidvalidity:
+            await _qresync_catch_up(session, box, command.qresync)
+        session.selected = box
+        session.note_synced(box, token)
+        session.state = State.SELECTED
+        code = b"READ-ONLY" if box.read_only else b"READ-WRITE"
+        session.tagged(command.tag, b"OK", f"{'EXAMINE' if command.read_only else 'SELECT'} "
+                       "completed", code)
 
 
 async def _qresync_catch_up(
