@@ -76,7 +76,7 @@ _X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.
 
 def normalise_line_endings(raw: bytes) -> bytes:
     """Bare LF becomes CRLF and the message ends with CRLF (bytes.replace, no line loop)."""
-    if b"\n" in raw.replace(b"\r\n", b""):
+    if raw.count(b"\n") != raw.count(b"\r\n"):  # a bare LF; counting copies nothing
         raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if raw and not raw.endswith(b"\r\n"):
         raw += b"\r\n"
