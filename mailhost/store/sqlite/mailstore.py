@@ -10,6 +10,7 @@ runs. The work of one account is serialised, so its transactions never interleav
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -199,6 +200,8 @@ class _Append:
     flags: tuple[str, ...]
     internaldate: datetime | None
     done: asyncio.Future[tuple[MailboxInfo, MessageMeta]]
+    prepared: concurrent.futures.Future[_Prepared] | None = None
+    """The analysis, started on another database thread while the account was busy."""
 
 
 @dataclass
@@ -661,6 +664,11 @@ class SqliteMailStore:
         """
         item = _Append(mailbox, raw, tuple(flags), internaldate,
                        asyncio.get_running_loop().create_future())
+        if self._serial.locked():
+            # The account's connection is busy (often committing, the GIL released in fsync):
+            # analyse the message meanwhile on another thread, so the next group commit only
+            # inserts. Queued now, in arrival order; the batch waits for the analysis.
+            item.prepared = self.pool.executor.submit(self._prepare, item)
         self._appends.append(item)
         # Every queued item's caller waits for the lock below, so whoever gets it first
         # takes everything queued; later callers find their item taken (or done).
@@ -704,7 +712,8 @@ class SqliteMailStore:
         prepared: list[tuple[int, _Prepared]] = []
         for n, item in enumerate(batch):
             try:
-                prepared.append((n, self._prepare(item)))
+                ready = item.prepared
+                prepared.append((n, self._prepare(item) if ready is None else ready.result()))
                 outcomes.append(TemporaryStoreError("not stored"))  # until its insert is done
             except Exception as exc:
                 outcomes.append(exc)
