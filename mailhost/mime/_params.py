@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from mailhost.mime._headers import to_bytes
@@ -56,6 +57,20 @@ def strip_comments(value: str) -> str:
 
 def charset_decode(data: bytes, charset: str | None) -> str:
     """Decode with the named charset (unknown charsets fall back to UTF-8), replacing errors."""
+    long_name = charset is not None and len(charset) > _SHORT_CHARSET
+    codec = _find_codec(charset) if long_name else _cached_codec(charset)
+    try:
+        return codec.decode(data, "replace")[0]
+    except Exception:  # a broken codec (some CJK codecs raise on odd input)
+        return data.decode("utf-8", "replace")
+
+
+_SHORT_CHARSET = 40
+"""Charset names up to this length are cached: a handful recur in nearly every message."""
+
+
+def _find_codec(charset: str | None) -> codecs.CodecInfo:
+    """The codec for a charset label; unknown ones and ASCII decode as UTF-8."""
     name = (charset or "").strip().lower()
     if name:
         try:
@@ -66,10 +81,10 @@ def charset_decode(data: bytes, charset: str | None) -> str:
         codec = codecs.lookup("utf-8")
     if codec.name in ("ascii", "us-ascii"):
         codec = codecs.lookup("utf-8")
-    try:
-        return codec.decode(data, "replace")[0]
-    except Exception:  # a broken codec (some CJK codecs raise on odd input)
-        return data.decode("utf-8", "replace")
+    return codec
+
+
+_cached_codec = lru_cache(maxsize=128)(_find_codec)
 
 
 def is_token(value: str) -> bool:

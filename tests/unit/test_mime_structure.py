@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mailhost.mime import (
     analyse_strict,
     parse_structure,
@@ -11,6 +13,7 @@ from mailhost.mime import (
     tree_to_json,
 )
 from mailhost.mime._params import parse_mime_value
+from mailhost.mime.structure import _to_list
 from tests.unit.imap_grammar import validate_body
 from tests.unit.mime_samples import RFC3501_EXAMPLE, crlf
 
@@ -265,3 +268,19 @@ def test_degenerate_inputs() -> None:
         a = analyse_strict(raw)
         validate_body(a.bodystructure, extensible=True)
         assert 0 <= a.header_end <= len(raw)
+
+
+def test_tree_json_matches_the_standard_encoder_for_non_ascii_and_undecodable_values() -> None:
+    """tree_to_json reuses one C encoder; its output must stay json.dumps's, byte for byte."""
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain; charset=\"utf-8\";\r\n"
+        b" name=\"Gr\xc3\xbc\xc3\x9fe \xff\\\"q\\\".txt\"\r\n"
+        b"Content-Transfer-Encoding: Quoted-Printable (why not)\r\n"
+        b"Content-Language: de, en\r\n\r\nhi\r\n--b--\r\n"
+    )
+    tree = parse_structure(raw)
+    expected = json.dumps(_to_list(tree), separators=(",", ":"), ensure_ascii=True)
+    assert tree_to_json(tree) == expected.encode("ascii")
+    assert tree.children[0].encoding == "quoted-printable"
+    assert tree_from_json(tree_to_json(tree)) == tree

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailhost.auth.passwords import hash_password
-from mailhost.store.interface import MailboxNotFound, OverQuota
+from mailhost.store.interface import InvalidMailboxName, MailboxNotFound, OverQuota
+from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.store import SqliteStore
 from tests.unit.test_store_counters import assert_consistent, message
@@ -50,6 +53,43 @@ async def test_concurrent_appends_share_commits_and_fail_alone(tmp_path: Path) -
             assert bodies == 18  # nothing half-stored from the failed ones
             await mail.run(assert_consistent)
             assert [m.uid for m in await mail.messages(inbox.id)] == uids
+    finally:
+        await store.close()
+
+
+async def test_appends_queued_behind_a_running_transaction_are_analysed_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The MIME analysis of an append that must wait runs while the account is busy, and it
+    still fails alone and is stored in the order of the calls."""
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            release = threading.Event()
+            analysed_while_busy: list[bool] = []
+            real_prepare = SqliteMailStore._prepare
+
+            def spy(item: Any) -> Any:
+                analysed_while_busy.append(not release.is_set())
+                return real_prepare(item)
+
+            monkeypatch.setattr(SqliteMailStore, "_prepare", staticmethod(spy))
+            busy = asyncio.ensure_future(mail.run(lambda conn: release.wait(10)))
+            await asyncio.sleep(0)  # the account's connection is now in use
+            calls = [asyncio.ensure_future(mail.append("a/../b" if n == 2 else "INBOX",
+                                                       message(n))) for n in range(5)]
+            for _ in range(500):
+                if len(analysed_while_busy) == len(calls):
+                    break
+                await asyncio.sleep(0.01)
+            release.set()
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            await busy
+            assert analysed_while_busy == [True] * len(calls)
+            assert isinstance(results[2], InvalidMailboxName)
+            uids = [r[1].uid for n, r in enumerate(results) if n != 2]  # type: ignore[index]
+            assert uids == [1, 2, 3, 4]
+            await mail.run(assert_consistent)
     finally:
         await store.close()
 

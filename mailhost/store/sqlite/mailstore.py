@@ -10,6 +10,7 @@ runs. The work of one account is serialised, so its transactions never interleav
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -76,7 +77,7 @@ _X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.
 
 def normalise_line_endings(raw: bytes) -> bytes:
     """Bare LF becomes CRLF and the message ends with CRLF (bytes.replace, no line loop)."""
-    if b"\n" in raw.replace(b"\r\n", b""):
+    if raw.count(b"\n") != raw.count(b"\r\n"):  # a bare LF; counting copies nothing
         raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if raw and not raw.endswith(b"\r\n"):
         raw += b"\r\n"
@@ -199,6 +200,8 @@ class _Append:
     flags: tuple[str, ...]
     internaldate: datetime | None
     done: asyncio.Future[tuple[MailboxInfo, MessageMeta]]
+    prepared: concurrent.futures.Future[_Prepared] | None = None
+    """The analysis, started on another database thread while the account was busy."""
 
 
 @dataclass
@@ -672,6 +675,11 @@ class SqliteMailStore:
         """
         item = _Append(mailbox, raw, tuple(flags), internaldate,
                        asyncio.get_running_loop().create_future())
+        if self._serial.locked():
+            # The account's connection is busy (often committing, the GIL released in fsync):
+            # analyse the message meanwhile on another thread, so the next group commit only
+            # inserts. Queued now, in arrival order; the batch waits for the analysis.
+            item.prepared = self.pool.executor.submit(self._prepare, item)
         self._appends.append(item)
         # Every queued item's caller waits for the lock below, so whoever gets it first
         # takes everything queued; later callers find their item taken (or done).
@@ -715,7 +723,8 @@ class SqliteMailStore:
         prepared: list[tuple[int, _Prepared]] = []
         for n, item in enumerate(batch):
             try:
-                prepared.append((n, self._prepare(item)))
+                ready = item.prepared
+                prepared.append((n, self._prepare(item) if ready is None else ready.result()))
                 outcomes.append(TemporaryStoreError("not stored"))  # until its insert is done
             except Exception as exc:
                 outcomes.append(exc)
