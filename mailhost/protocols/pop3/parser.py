@@ -68,18 +68,23 @@ def dot_stuff(message: bytes) -> bytes:
 
 
 def with_message(status: bytes, message: bytes) -> bytes:
-    """``status`` followed by ``message`` byte-stuffed and terminated, as one buffer.
+    """``status`` followed by ``message`` byte-stuffed and terminated, as one buffer."""
+    return b"".join(message_reply(status, message))
 
-    One buffer means one write and one segment: the client's wait for the status line and for
-    the body end together, and the message is copied once (replace copies only when a line
-    starts with a dot).
+
+def message_reply(status: bytes, message: bytes) -> list[bytes]:
+    """``status`` followed by ``message`` byte-stuffed and terminated, as buffers for one write.
+
+    One write means one segment: the client's wait for the status line and for the body end
+    together. The message itself is not copied unless a line starts with a dot (replace
+    returns the same object when there is nothing to replace).
     """
     if not message:
-        return status + b".\r\n"
+        return [status + b".\r\n"]
     stuffed = message.replace(b"\r\n.", b"\r\n..")
     head = status + b"." if stuffed.startswith(b".") else status
     tail = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
-    return b"".join((head, stuffed, tail))
+    return [head, stuffed, tail]
 
 
 def top_of(message: bytes, body_lines: int) -> bytes:

@@ -105,6 +105,11 @@ class ReadAhead:
                 self._bodies = await mail.raw_bodies(_wanted(chosen))
                 last = chosen[-1]
             self._read_following(mail, maildrop, last)
+        return self.ready(entry, keep=keep)
+
+    def ready(self, entry: MaildropEntry, *, keep: bool) -> bytes | None:
+        """The raw message if it is in memory now, else None (then :meth:`body` reads it)."""
+        key = _key(entry)
         return self._bodies.get(key) if keep else self._bodies.pop(key, None)
 
     def close(self) -> None:
