@@ -272,7 +272,8 @@ def retr_now(session: Pop3Session, command: Pop3Command) -> bool:
     entry = _one(session, command)
     if entry is None:
         return True
-    raw = session.readahead.ready(entry, keep=False)
+    assert session.mail is not None
+    raw = session.readahead.ready(session.mail, session.maildrop, entry, keep=False)
     if raw is not None:
         _send_retr(session, entry, raw)
     return raw is not None
@@ -315,7 +316,8 @@ def top_now(session: Pop3Session, command: Pop3Command) -> bool:
     if request is None:
         return True
     entry, lines = request
-    raw = session.readahead.ready(entry, keep=True)
+    assert session.mail is not None
+    raw = session.readahead.ready(session.mail, session.maildrop, entry, keep=True)
     if raw is not None:
         _send_top(session, entry, lines, raw)
     return raw is not None
