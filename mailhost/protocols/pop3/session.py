@@ -110,8 +110,10 @@ class Pop3Session:
             self.reply(b"+OK " + self.app.config.server.hostname.encode() + b" POP3 ready\r\n")
             while not self.finished:
                 try:
-                    await self.channel.drain()
                     line = await self.channel.read_line(self.timeout)
+                    # Handle nothing while the peer is not reading our replies (drain after
+                    # the read: answer_now may have written since this loop last drained).
+                    await self.channel.drain()
                 except IdleTimeout:
                     self.reply(err("autologout; idle for too long"))
                     break
