@@ -10,7 +10,6 @@ await (a body not read ahead yet), and the handler then runs as usual.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from collections import defaultdict
@@ -29,7 +28,6 @@ from mailhost.protocols.pop3.parser import (
     multiline,
     ok,
     parse_message_number,
-    stuffed_lines,
     top_of,
 )
 from mailhost.protocols.pop3.session import (
@@ -257,32 +255,8 @@ async def _read(session: Pop3Session, entry: MaildropEntry, *, keep: bool) -> by
 
 
 def _send_retr(session: Pop3Session, entry: MaildropEntry, raw: bytes) -> None:
-    ready = session.stuffed_next
-    stuffed = ready[1] if ready is not None and ready[0] is raw else None
-    session.channel.writelines(message_reply(ok(f"{entry.size} octets"), raw, stuffed))
+    session.channel.writelines(message_reply(ok(f"{entry.size} octets"), raw))
     entry.retrieved = True
-    _stuff_next(session, entry)
-
-
-def _stuff_next(session: Pop3Session, entry: MaildropEntry) -> None:
-    """Once this reply is out, byte-stuff the body a sequential download asks for next.
-
-    Finding the lines to stuff reads the whole message (~30 us for 35 KB, ms for MBs); done
-    while the client is busy reading this reply, the next RETR does not wait for it. The
-    result is used only for that very body object, so it can never be stale.
-    """
-    maildrop = session.maildrop
-    for number in range(entry.number, len(maildrop)):
-        following = maildrop[number]
-        if not following.deleted:
-            raw = session.readahead.peek(following)
-            if raw is not None:
-                asyncio.get_running_loop().call_soon(_remember_stuffed, session, raw)
-            return
-
-
-def _remember_stuffed(session: Pop3Session, raw: bytes) -> None:
-    session.stuffed_next = (raw, stuffed_lines(raw))
 
 
 async def retr(session: Pop3Session, command: Pop3Command) -> None:

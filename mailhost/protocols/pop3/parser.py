@@ -72,26 +72,16 @@ def with_message(status: bytes, message: bytes) -> bytes:
     return b"".join(message_reply(status, message))
 
 
-def stuffed_lines(message: bytes) -> bytes:
-    """``message`` with a dot added to each line after the first that starts with one.
-
-    The first line is stuffed by :func:`message_reply`. Returns ``message`` itself (no copy)
-    when no line needs it; the search still reads the whole message.
-    """
-    return message.replace(b"\r\n.", b"\r\n..")
-
-
-def message_reply(status: bytes, message: bytes, stuffed: bytes | None = None) -> list[bytes]:
+def message_reply(status: bytes, message: bytes) -> list[bytes]:
     """``status`` followed by ``message`` byte-stuffed and terminated, as buffers for one write.
 
     One write means one segment: the client's wait for the status line and for the body end
-    together. The message itself is not copied unless a line starts with a dot. ``stuffed``
-    is ``stuffed_lines(message)`` when the caller has it already.
+    together. The message itself is not copied unless a line starts with a dot (replace
+    returns the same object when there is nothing to replace).
     """
     if not message:
         return [status + b".\r\n"]
-    if stuffed is None:
-        stuffed = stuffed_lines(message)
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
     head = status + b"." if stuffed.startswith(b".") else status
     tail = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
     return [head, stuffed, tail]

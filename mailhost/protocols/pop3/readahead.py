@@ -127,10 +127,6 @@ class ReadAhead:
             self._adopt(mail, maildrop, bodies, self._following_last)
         return self._take(key, keep)
 
-    def peek(self, entry: MaildropEntry) -> bytes | None:
-        """The raw message if it is in the current window; nothing is read or forgotten."""
-        return self._bodies.get(_key(entry))
-
     def _take(self, key: Key, keep: bool) -> bytes | None:
         return self._bodies.get(key) if keep else self._bodies.pop(key, None)
 

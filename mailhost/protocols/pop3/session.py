@@ -57,7 +57,6 @@ class Pop3Session:
         self.mail: SqliteMailStore | None = None
         self.maildrop: list[MaildropEntry] = []
         self.readahead = ReadAhead()  # bodies of the next messages, for RETR and TOP
-        self.stuffed_next: tuple[bytes, bytes] | None = None  # (body, stuffed_lines(body))
         self.bad_commands = 0
         self.stack = AsyncExitStack()
         self.finished = False
