@@ -8,9 +8,14 @@ its replies without any network.
 from __future__ import annotations
 
 import ssl
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from mailhost.linebuffer import LineTooLong
+
+# Answers one complete command line at once and returns True, or returns False having done
+# nothing, so the line goes to the session's read_line instead.
+LineHandler = Callable[[bytes], bool]
 
 
 class Channel(Protocol):
@@ -24,7 +29,20 @@ class Channel(Protocol):
     async def read_line(self, timeout: float | None = None) -> bytes | LineTooLong: ...
     async def read_exact(self, size: int, timeout: float | None = None) -> bytes: ...
     def write(self, data: bytes) -> None: ...
+    def writelines(self, parts: Sequence[bytes]) -> None: ...
     async def drain(self, timeout: float | None = 120.0) -> None: ...
     async def start_tls(self, context: ssl.SSLContext, handshake_timeout: float) -> None: ...
     def tls_info(self) -> str: ...
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AnswersLines(Protocol):
+    """A channel that can hand complete lines to the session as they arrive.
+
+    :class:`mailhost.connection.Connection` calls ``line_handler`` from its data callback
+    while the session waits in ``read_line``; that saves a task switch per command when the
+    answer is already in memory.
+    """
+
+    line_handler: LineHandler | None

@@ -12,8 +12,10 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+from collections.abc import Sequence
 from typing import Any, cast
 
+from mailhost.channel import LineHandler
 from mailhost.linebuffer import LineBuffer, LineTooLong
 
 log = logging.getLogger("mailhost.connection")
@@ -81,12 +83,17 @@ class Connection(asyncio.Protocol):
 
     Slotted, with nothing allocated ahead of need: an idle IMAP connection is mostly this
     object, its transport and the session's coroutine frames.
+
+    A session may set :attr:`line_handler` to answer lines right here in
+    :meth:`data_received`, without a task switch per line, whenever it is waiting in
+    :meth:`read_line` (so no earlier line is still being handled and answers stay in order).
+    The first line it declines, and everything after it, goes to :meth:`read_line` as usual.
     """
 
     __slots__ = (
-        "_readable", "_reading_paused", "_want", "_writable", "_writing_paused", "buffer",
-        "closed", "is_tls", "local_port", "on_made", "peer_ip", "peer_port", "transport",
-        "write_buffer_limit",
+        "_answered_at", "_awaiting_line", "_readable", "_reading_paused", "_want", "_writable",
+        "_writing_paused", "buffer", "closed", "is_tls", "line_handler", "local_port", "on_made",
+        "peer_ip", "peer_port", "transport", "write_buffer_limit",
     )
 
     def __init__(self, max_line: int = 8192, write_buffer_limit: int = 4 * 1024 * 1024) -> None:
@@ -104,6 +111,9 @@ class Connection(asyncio.Protocol):
         self._want = 0  # bytes a pending read_exact needs, so reading is not paused under it
         self._reading_paused = False
         self.on_made: Any = None  # set by the server: called with this connection
+        self.line_handler: LineHandler | None = None
+        self._awaiting_line = False  # read_line is waiting, with no complete line buffered
+        self._answered_at = 0.0  # loop time of the last line line_handler answered
 
     # -- asyncio.Protocol callbacks ------------------------------------------------------
 
@@ -122,7 +132,8 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer.feed(data)
-        self._readable.wake()
+        if not (self._awaiting_line and self.line_handler is not None and self._answer_lines()):
+            self._readable.wake()
         if len(self.buffer) > max(READ_HIGH_WATER, self._want) and not self._reading_paused:
             assert self.transport is not None
             self.transport.pause_reading()
@@ -144,6 +155,24 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writing_paused = False
         self._writable.wake()
+
+    def _answer_lines(self) -> bool:
+        """Let line_handler answer complete lines; False when read_line must take over.
+
+        A line it declines (or a LineTooLong, or any line while the peer is not reading what
+        was written) is given back to the buffer and everything from it on waits for
+        read_line, so the reader sees lines in the order they came.
+        """
+        handler = self.line_handler
+        assert handler is not None
+        while (line := self.buffer.next_line()) is not None:
+            if (self._writing_paused or self.closed or isinstance(line, LineTooLong)
+                    or not handler(line)):
+                self.buffer.unread(line)
+                self._awaiting_line = False
+                return False
+            self._answered_at = asyncio.get_running_loop().time()
+        return True
 
     # -- what sessions use ---------------------------------------------------------------
 
@@ -168,11 +197,21 @@ class Connection(asyncio.Protocol):
         self._resume()
         if self.closed:
             raise ConnectionClosed()
-        try:
-            async with asyncio.timeout(timeout):
-                await self._readable.wait()
-        except TimeoutError:
-            raise IdleTimeout() from None
+        if timeout is None:
+            await self._readable.wait()
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._readable.wait()
+                return
+            except TimeoutError:
+                # Lines line_handler answered meanwhile are activity: idle counts from the last.
+                deadline = self._answered_at + timeout
+                if deadline <= loop.time():
+                    raise IdleTimeout() from None
 
     async def read_line(self, timeout: float | None = None) -> bytes | LineTooLong:
         """The next line without CRLF, or LineTooLong (the rest of it will be discarded)."""
@@ -182,7 +221,11 @@ class Connection(asyncio.Protocol):
                 return line
             if self.closed:
                 raise ConnectionClosed()
-            await self._wait_data(timeout)
+            self._awaiting_line = True
+            try:
+                await self._wait_data(timeout)
+            finally:
+                self._awaiting_line = False
 
     async def read_exact(self, size: int, timeout: float | None = None) -> bytes:
         """Exactly ``size`` bytes, for literals; the caller has already checked the limit."""
@@ -203,7 +246,17 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             return
         self.transport.write(data)
-        if self.transport.get_write_buffer_size() > self.write_buffer_limit:
+        self._check_backlog(self.transport)
+
+    def writelines(self, parts: Sequence[bytes]) -> None:
+        """Queue several buffers as one write, without joining (copying) them first."""
+        if self.closed or self.transport is None:
+            return
+        self.transport.writelines(parts)
+        self._check_backlog(self.transport)
+
+    def _check_backlog(self, transport: asyncio.Transport) -> None:
+        if transport.get_write_buffer_size() > self.write_buffer_limit:
             log.info("%s: client is not reading (write buffer over %d bytes); disconnecting",
                      self.peer_ip, self.write_buffer_limit)
             self.abort()

@@ -21,13 +21,14 @@ class LineTooLong:
 class LineBuffer:
     """Accumulates received bytes and hands out complete lines or exact byte counts."""
 
-    __slots__ = ("_data", "_discarding", "_scan_from", "max_line")
+    __slots__ = ("_data", "_discarding", "_scan_from", "_unread", "max_line")
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
         self._data = bytearray()
         self._discarding = False
         self._scan_from = 0  # bytes already searched for LF, so feeding is linear overall
+        self._unread: bytes | LineTooLong | None = None  # a line given back, returned first
 
     def __len__(self) -> int:
         return len(self._data)
@@ -43,6 +44,9 @@ class LineBuffer:
 
     def next_line(self) -> bytes | LineTooLong | None:
         """A line without its CRLF (or bare LF), LineTooLong once per long line, or None."""
+        if self._unread is not None:
+            line, self._unread = self._unread, None
+            return line
         newline = self._data.find(b"\n", self._scan_from)
         if newline < 0:
             if len(self._data) > self.max_line:
@@ -63,8 +67,17 @@ class LineBuffer:
         del self._data[:newline + 1]
         return line
 
+    def unread(self, line: bytes | LineTooLong) -> None:
+        """Give back the line just taken, so the next :meth:`next_line` returns it again.
+
+        For a reader that looks at a line and finds it is not the one to handle it.
+        """
+        assert self._unread is None, "only one line can be given back"
+        self._unread = line
+
     def take(self, size: int) -> bytes | None:
         """Exactly ``size`` bytes (an IMAP literal), or None until that many have arrived."""
+        assert self._unread is None, "a line was given back; read it first"
         if len(self._data) < size:
             return None
         with memoryview(self._data) as view:  # one copy, not two (slice, then bytes)
@@ -75,8 +88,9 @@ class LineBuffer:
 
     def clear(self) -> int:
         """Drop everything buffered (after STARTTLS); returns how many bytes were dropped."""
-        dropped = len(self._data)
+        dropped = len(self._data) + (len(self._unread) if isinstance(self._unread, bytes) else 0)
         self._data.clear()
         self._scan_from = 0
         self._discarding = False
+        self._unread = None
         return dropped

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 SessionT = TypeVar("SessionT")
 Handler = Callable[[SessionT, Any], Awaitable[None]]
+# Answers a command synchronously when all it needs is in memory: True if it answered, False
+# (having done nothing) to leave the command to the handler.
+Instant = Callable[[SessionT, Any], bool]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,9 @@ class CommandEntry(Generic[SessionT]):
 
     ``concurrent`` says the handler may run while earlier commands of the same session are
     still running (IMAP's pipelined APPEND); the session still sends replies in order.
+    ``instant`` may answer the command without awaiting anything (see :data:`Instant`); it must
+    behave exactly as the handler does, and wrapping the verb drops it so that the wrapper
+    sees every call.
     """
 
     verb: str
@@ -33,6 +39,7 @@ class CommandEntry(Generic[SessionT]):
     states: frozenset[str]
     owner: str
     concurrent: bool = False
+    instant: Instant[SessionT] | None = None
 
 
 class CommandRegistry(Generic[SessionT]):
@@ -47,11 +54,12 @@ class CommandRegistry(Generic[SessionT]):
 
     def add(
         self, verb: str, handler: Handler[SessionT], *, states: frozenset[str] | set[str],
-        owner: str = "builtin", concurrent: bool = False,
+        owner: str = "builtin", concurrent: bool = False, instant: Instant[SessionT] | None = None,
     ) -> None:
         """Register ``verb``; a later registration of the same verb replaces the earlier one."""
         key = verb.upper()
-        self._entries[key] = CommandEntry(key, handler, frozenset(states), owner, concurrent)
+        self._entries[key] = CommandEntry(key, handler, frozenset(states), owner, concurrent,
+                                          instant)
 
     def wrap(
         self, verb: str, wrapper: Callable[[Handler[SessionT]], Handler[SessionT]],
@@ -67,7 +75,7 @@ class CommandRegistry(Generic[SessionT]):
         if entry is None:
             raise KeyError(f"{self.protocol}: cannot wrap unknown command {key}")
         self._entries[key] = replace(entry, handler=wrapper(entry.handler), owner=owner,
-                                     concurrent=entry.concurrent and concurrent)
+                                     concurrent=entry.concurrent and concurrent, instant=None)
 
     def get(self, verb: str) -> CommandEntry[SessionT] | None:
         return self._entries.get(verb.upper())

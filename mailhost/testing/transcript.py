@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from mailhost.connection import ConnectionClosed
 from mailhost.linebuffer import LineBuffer, LineTooLong
@@ -66,6 +66,10 @@ class MemoryChannel:
 
     def write(self, data: bytes) -> None:
         self.output += data
+
+    def writelines(self, parts: Sequence[bytes]) -> None:
+        for part in parts:
+            self.output += part
 
     async def drain(self, timeout: float | None = 120.0) -> None:
         await asyncio.sleep(0)

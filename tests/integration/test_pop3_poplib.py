@@ -187,6 +187,34 @@ def test_pipelined_commands(mailbox: MailhostTestServer) -> None:
     client.close()
 
 
+
+def test_pipelined_commands_answered_from_memory_keep_their_order(
+        mailbox: MailhostTestServer) -> None:
+    """Once the session waits for a command, lines are answered from the data callback until
+    one needs the session (XYZZY, QUIT); everything from that one on is answered in order."""
+    client = RawClient(mailbox.port("pop3", "starttls"))
+    client.line()
+    client.send(f"USER {ALICE}\r\nPASS {ALICE_PASSWORD}\r\n".encode())
+    client.line()
+    assert client.line().startswith(b"+OK")
+    client.send(b"RETR 2\r\n")  # reads the bodies ahead: the next lines are in memory
+    assert client.lines_until()[-2] == b"end\r\n"
+    client.send(b"RETR 1\r\nDELE 1\r\nRETR 1\r\nXYZZY\r\nTOP 3 0\r\nLIST\r\nRETR 3\r\n"
+                b"QUIT\r\n")
+    assert client.lines_until()[-2] == b"first body\r\n"
+    assert client.line() == b"+OK message 1 deleted\r\n"
+    assert client.line() == b"-ERR message 1 already deleted\r\n"
+    assert client.line() == b"-ERR unknown command\r\n"
+    top = client.lines_until()
+    assert top[0].startswith(b"+OK") and top[-2] == b"\r\n"
+    sizes = [len(expected_wire(raw)) for raw in MESSAGES]
+    assert client.lines_until() == [b"+OK 2 messages\r\n", b"2 %d\r\n" % sizes[1],
+                                    b"3 %d\r\n" % sizes[2], b".\r\n"]
+    assert client.lines_until()[-2] == b"no newline at the end\r\n"
+    assert client.line() == b"+OK bye (1 messages removed)\r\n"
+    client.close()
+
+
 @pytest.mark.parametrize("command", [
     "RETR 0", "RETR -1", "RETR 99999999999999999999", "RETR x", "RETR", "TOP 1 -5",
     "TOP 1", "LIST 4", "DELE 0", "UIDL 99", "XYZZY", "TOP 1 99999999999999999999999999",

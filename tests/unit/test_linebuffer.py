@@ -54,3 +54,22 @@ def test_clear_drops_plaintext_sent_ahead_of_tls() -> None:
     buffer.feed(b"NOOP\r\nPASS x\r\n")
     assert buffer.clear() == len(b"NOOP\r\nPASS x\r\n")
     assert lines_of(buffer) == []
+
+
+def test_a_line_given_back_comes_out_first_and_once() -> None:
+    buffer = LineBuffer(100)
+    buffer.feed(b"RETR 1\r\nQUIT\r\n")
+    line = buffer.next_line()
+    assert line == b"RETR 1"
+    buffer.unread(line)
+    assert lines_of(buffer) == [b"RETR 1", b"QUIT"]
+
+
+def test_a_line_given_back_is_plaintext_that_clear_drops() -> None:
+    buffer = LineBuffer(100)
+    buffer.feed(b"NOOP\r\nRE")
+    line = buffer.next_line()
+    assert line is not None
+    buffer.unread(line)
+    assert buffer.clear() == 4 + 2  # the given-back line and the partial one
+    assert buffer.next_line() is None

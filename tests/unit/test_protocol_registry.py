@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailhost.protocols.imap.plugin import mailhost_imap_commands
+from mailhost.protocols.pop3.plugin import mailhost_pop3_commands
 from mailhost.protocols.registry import CommandEntry, CommandRegistry, Handler
 
 
@@ -43,3 +44,12 @@ def test_a_wrapper_runs_the_verb_sequentially_unless_it_opts_in() -> None:
     assert entry_of(registry, "APPEND").concurrent
     registry.wrap("NOOP", passthrough, concurrent=True)  # a sequential verb stays sequential
     assert not entry_of(registry, "NOOP").concurrent
+
+
+def test_wrapping_a_verb_drops_its_instant_form_so_the_wrapper_sees_every_call() -> None:
+    registry: CommandRegistry[Any] = CommandRegistry("pop3")
+    mailhost_pop3_commands(registry=registry)
+    assert entry_of(registry, "RETR").instant is not None
+    registry.wrap("RETR", passthrough, owner="audit")
+    assert entry_of(registry, "RETR").instant is None
+    assert entry_of(registry, "DELE").instant is not None  # other verbs keep theirs

@@ -2,7 +2,10 @@
 
 Each handler is ``async def handler(session, command)`` and is registered in
 :mod:`mailhost.protocols.pop3.plugin` with the states that allow it, exactly as a plugin would
-register an X-command.
+register an X-command. Commands answered from memory also have an instant form,
+``def name_now(session, command) -> bool``, which the session calls straight from the
+connection's data callback; it returns False, having sent nothing, when the answer needs an
+await (a body not read ahead yet), and the handler then runs as usual.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 from mailhost.auth.authenticator import LoginAttempt
 from mailhost.auth.exchange import Aborted, decode_initial_response, run_sasl
@@ -20,11 +24,11 @@ from mailhost.protocols.pop3.parser import (
     MAX_COMMAND_LINE,
     Pop3Command,
     err,
+    message_reply,
     multiline,
     ok,
     parse_message_number,
     top_of,
-    with_message,
 )
 from mailhost.protocols.pop3.session import (
     AUTHORIZATION,
@@ -188,10 +192,20 @@ async def login(
 
 # -- TRANSACTION --------------------------------------------------------------------------
 
+Instant = Callable[[Pop3Session, Pop3Command], bool]
 
-async def stat(session: Pop3Session, command: Pop3Command) -> None:
+
+def awaited(instant: Instant) -> Callable[[Pop3Session, Pop3Command], Awaitable[None]]:
+    """The handler of a command that is always answered from memory: its instant form."""
+    async def handler(session: Pop3Session, command: Pop3Command) -> None:
+        instant(session, command)
+    return handler
+
+
+def stat_now(session: Pop3Session, command: Pop3Command) -> bool:
     visible = session.visible()
     session.reply(ok(f"{len(visible)} {sum(e.size for e in visible)}"))
+    return True
 
 
 def _one(session: Pop3Session, command: Pop3Command) -> MaildropEntry | None:
@@ -210,24 +224,26 @@ def _one(session: Pop3Session, command: Pop3Command) -> MaildropEntry | None:
     return entry
 
 
-async def list_(session: Pop3Session, command: Pop3Command) -> None:
+def list_now(session: Pop3Session, command: Pop3Command) -> bool:
     if command.args:
         entry = _one(session, command)
         if entry is not None:
             session.reply(ok(f"{entry.number} {entry.size}"))
-        return
+        return True
     visible = session.visible()
     session.reply(ok(f"{len(visible)} messages") +
                   multiline([f"{e.number} {e.size}" for e in visible]))
+    return True
 
 
-async def uidl(session: Pop3Session, command: Pop3Command) -> None:
+def uidl_now(session: Pop3Session, command: Pop3Command) -> bool:
     if command.args:
         entry = _one(session, command)
         if entry is not None:
             session.reply(ok(f"{entry.number} {entry.uidl}"))
-        return
+        return True
     session.reply(ok() + multiline([f"{e.number} {e.uidl}" for e in session.visible()]))
+    return True
 
 
 async def _read(session: Pop3Session, entry: MaildropEntry, *, keep: bool) -> bytes | None:
@@ -238,58 +254,103 @@ async def _read(session: Pop3Session, entry: MaildropEntry, *, keep: bool) -> by
     return raw
 
 
+def _send_retr(session: Pop3Session, entry: MaildropEntry, raw: bytes) -> None:
+    session.channel.writelines(message_reply(ok(f"{entry.size} octets"), raw))
+    entry.retrieved = True
+
+
 async def retr(session: Pop3Session, command: Pop3Command) -> None:
     entry = _one(session, command)
     if entry is None:
         return
     raw = await _read(session, entry, keep=False)
-    if raw is None:
-        return
-    session.reply(with_message(ok(f"{entry.size} octets"), raw))
-    entry.retrieved = True
+    if raw is not None:
+        _send_retr(session, entry, raw)
 
 
-async def top(session: Pop3Session, command: Pop3Command) -> None:
+def retr_now(session: Pop3Session, command: Pop3Command) -> bool:
+    entry = _one(session, command)
+    if entry is None:
+        return True
+    assert session.mail is not None
+    raw = session.readahead.ready(session.mail, session.maildrop, entry, keep=False)
+    if raw is not None:
+        _send_retr(session, entry, raw)
+    return raw is not None
+
+
+def _top_request(session: Pop3Session, command: Pop3Command) -> tuple[MaildropEntry, int] | None:
+    """The message and line count TOP asks for, replying -ERR when the request is bad."""
     if len(command.args) != 2:
         session.reply(err("usage: TOP msg lines"))
-        return
+        return None
     count_text = command.args[1]
     if not count_text.isascii() or not count_text.isdigit():
         session.reply(err("line count must be a non-negative number"))
-        return
+        return None
     entry = _one(session, command)
-    if entry is None:
-        return
-    raw = await _read(session, entry, keep=True)
-    if raw is None:
-        return
-    lines = min(int(count_text[:12]), len(raw))
-    part = top_of(raw, lines)
-    session.reply(with_message(ok("top of message follows"), part))
+    return None if entry is None else (entry, int(count_text[:12]))
+
+
+def _send_top(session: Pop3Session, entry: MaildropEntry, lines: int, raw: bytes) -> None:
+    part = top_of(raw, min(lines, len(raw)))
+    session.channel.writelines(message_reply(ok("top of message follows"), part))
     if len(part) == len(raw):
         # fetchmail's "keep" downloads with TOP n-huge: the whole message went out, so
         # leave-on-server policy treats it as a download like RETR.
         entry.retrieved = True
 
 
-async def dele(session: Pop3Session, command: Pop3Command) -> None:
-    entry = _one(session, command)
-    if entry is None:
+async def top(session: Pop3Session, command: Pop3Command) -> None:
+    request = _top_request(session, command)
+    if request is None:
         return
-    entry.deleted = True
-    session.reply(ok(f"message {entry.number} deleted"))
+    entry, lines = request
+    raw = await _read(session, entry, keep=True)
+    if raw is not None:
+        _send_top(session, entry, lines, raw)
 
 
-async def noop(session: Pop3Session, command: Pop3Command) -> None:
+def top_now(session: Pop3Session, command: Pop3Command) -> bool:
+    request = _top_request(session, command)
+    if request is None:
+        return True
+    entry, lines = request
+    assert session.mail is not None
+    raw = session.readahead.ready(session.mail, session.maildrop, entry, keep=True)
+    if raw is not None:
+        _send_top(session, entry, lines, raw)
+    return raw is not None
+
+
+def dele_now(session: Pop3Session, command: Pop3Command) -> bool:
+    entry = _one(session, command)
+    if entry is not None:
+        entry.deleted = True
+        session.reply(ok(f"message {entry.number} deleted"))
+    return True
+
+
+def noop_now(session: Pop3Session, command: Pop3Command) -> bool:
     session.reply(ok())
+    return True
 
 
-async def rset(session: Pop3Session, command: Pop3Command) -> None:
+def rset_now(session: Pop3Session, command: Pop3Command) -> bool:
     for entry in session.maildrop:
         entry.deleted = False
     visible = session.maildrop
     session.reply(ok(f"maildrop has {len(visible)} messages ({sum(e.size for e in visible)} "
                      "octets)"))
+    return True
+
+
+stat = awaited(stat_now)
+list_ = awaited(list_now)
+uidl = awaited(uidl_now)
+dele = awaited(dele_now)
+noop = awaited(noop_now)
+rset = awaited(rset_now)
 
 
 async def quit_(session: Pop3Session, command: Pop3Command) -> None:

@@ -68,18 +68,47 @@ def dot_stuff(message: bytes) -> bytes:
 
 
 def with_message(status: bytes, message: bytes) -> bytes:
-    """``status`` followed by ``message`` byte-stuffed and terminated, as one buffer.
+    """``status`` followed by ``message`` byte-stuffed and terminated, as one buffer."""
+    return b"".join(message_reply(status, message))
 
-    One buffer means one write and one segment: the client's wait for the status line and for
-    the body end together, and the message is copied once (replace copies only when a line
-    starts with a dot).
+
+def message_reply(status: bytes, message: bytes) -> list[bytes]:
+    """``status`` followed by ``message`` byte-stuffed and terminated, as buffers for one write.
+
+    One write means one segment: the client's wait for the status line and for the body end
+    together. The message itself is not copied unless a line starts with a dot (replace
+    returns the same object when there is nothing to replace).
     """
     if not message:
-        return status + b".\r\n"
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
+        return [status + b".\r\n"]
+    stuffed = stuffed_lines(message)
     head = status + b"." if stuffed.startswith(b".") else status
     tail = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
-    return b"".join((head, stuffed, tail))
+    return [head, stuffed, tail]
+
+
+# Dots looked at one by one before handing the message to bytes.replace: few messages have
+# more, and the bound keeps a message full of dots linear.
+DOT_PROBES = 64
+
+
+def stuffed_lines(message: bytes) -> bytes:
+    """``message`` with a dot added to every line after the first that starts with one.
+
+    ``bytes.replace`` alone reads the whole message with a substring search (~30 us for the
+    average 35 KB message); most messages have few dots, and none at the start of a line, so
+    finding the dots with ``find`` (memchr) settles it ~10x faster. Returns ``message``
+    itself when nothing needs stuffing, exactly as ``replace`` does.
+    """
+    find = message.find
+    dot = find(b".")
+    for _ in range(DOT_PROBES):
+        if dot < 0:
+            return message
+        if dot >= 2 and message[dot - 2:dot] == b"\r\n":
+            break
+        dot = find(b".", dot + 1)
+    return message.replace(b"\r\n.", b"\r\n..")
 
 
 def top_of(message: bytes, body_lines: int) -> bytes:

@@ -36,24 +36,24 @@ def mailhost_protocols() -> Sequence[ProtocolHandler]:
 @hookimpl
 def mailhost_pop3_commands(registry: CommandRegistry[Any]) -> None:
     table = {
-        "CAPA": (commands.capa, BOTH),
-        "STLS": (commands.stls, {AUTHORIZATION}),
-        "UTF8": (commands.utf8, {AUTHORIZATION}),
-        "USER": (commands.user, {AUTHORIZATION}),
-        "PASS": (commands.pass_, {AUTHORIZATION}),
-        "AUTH": (commands.auth, {AUTHORIZATION}),
-        "STAT": (commands.stat, {TRANSACTION}),
-        "LIST": (commands.list_, {TRANSACTION}),
-        "UIDL": (commands.uidl, {TRANSACTION}),
-        "RETR": (commands.retr, {TRANSACTION}),
-        "TOP": (commands.top, {TRANSACTION}),
-        "DELE": (commands.dele, {TRANSACTION}),
-        "NOOP": (commands.noop, {TRANSACTION}),
-        "RSET": (commands.rset, {TRANSACTION}),
-        "QUIT": (commands.quit_, BOTH),
+        "CAPA": (commands.capa, BOTH, None),
+        "STLS": (commands.stls, {AUTHORIZATION}, None),
+        "UTF8": (commands.utf8, {AUTHORIZATION}, None),
+        "USER": (commands.user, {AUTHORIZATION}, None),
+        "PASS": (commands.pass_, {AUTHORIZATION}, None),
+        "AUTH": (commands.auth, {AUTHORIZATION}, None),
+        "STAT": (commands.stat, {TRANSACTION}, commands.stat_now),
+        "LIST": (commands.list_, {TRANSACTION}, commands.list_now),
+        "UIDL": (commands.uidl, {TRANSACTION}, commands.uidl_now),
+        "RETR": (commands.retr, {TRANSACTION}, commands.retr_now),
+        "TOP": (commands.top, {TRANSACTION}, commands.top_now),
+        "DELE": (commands.dele, {TRANSACTION}, commands.dele_now),
+        "NOOP": (commands.noop, {TRANSACTION}, commands.noop_now),
+        "RSET": (commands.rset, {TRANSACTION}, commands.rset_now),
+        "QUIT": (commands.quit_, BOTH, None),
     }
-    for verb, (handler, states) in table.items():
-        registry.add(verb, handler, states=states)
+    for verb, (handler, states, instant) in table.items():
+        registry.add(verb, handler, states=states, instant=instant)
 
 
 @hookimpl(trylast=True)

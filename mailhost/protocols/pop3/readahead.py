@@ -87,25 +87,54 @@ class ReadAhead:
         ``keep=False`` (RETR) forgets the body once returned, so memory shrinks as the client
         downloads; TOP keeps it, since a RETR of the same message often follows.
         """
+        raw = self.ready(mail, maildrop, entry, keep=keep)
+        if raw is not None:
+            return raw
+        key = _key(entry)
+        following, self._following = self._following, None
+        bodies: dict[Key, bytes] = {}
+        if following is not None and key in self._following_keys:
+            with contextlib.suppress(Exception):  # read again below, once
+                bodies = await following
+        elif following is not None:
+            following.cancel()
+        if key in bodies and self._following_last is not None:
+            self._adopt(mail, maildrop, bodies, self._following_last)
+        else:
+            self._bodies = {}  # drop the old window before reading the next one
+            chosen = self._choose(maildrop, entry)
+            self._adopt(mail, maildrop, await mail.raw_bodies(_wanted(chosen)), chosen[-1])
+        return self._take(key, keep)
+
+    def ready(self, mail: SqliteMailStore, maildrop: Sequence[MaildropEntry],
+              entry: MaildropEntry, *, keep: bool) -> bytes | None:
+        """The raw message if it is in memory now, else None: then :meth:`body` reads it.
+
+        A finished background read that holds the message becomes the current window here,
+        without an await, as :meth:`body` would make it.
+        """
         key = _key(entry)
         if key not in self._bodies:
-            following, self._following = self._following, None
-            bodies: dict[Key, bytes] = {}
-            if following is not None and key in self._following_keys:
-                with contextlib.suppress(Exception):  # read again below, once
-                    bodies = await following
-            elif following is not None:
-                following.cancel()
-            if key in bodies and self._following_last is not None:
-                self._bodies = bodies
-                last = self._following_last
-            else:
-                self._bodies = {}  # drop the old window before reading the next one
-                chosen = self._choose(maildrop, entry)
-                self._bodies = await mail.raw_bodies(_wanted(chosen))
-                last = chosen[-1]
-            self._read_following(mail, maildrop, last)
+            following = self._following
+            if (following is None or not following.done() or following.cancelled()
+                    or following.exception() is not None or key not in self._following_keys
+                    or self._following_last is None):
+                return None
+            bodies = following.result()
+            if key not in bodies:
+                return None
+            self._following = None
+            self._adopt(mail, maildrop, bodies, self._following_last)
+        return self._take(key, keep)
+
+    def _take(self, key: Key, keep: bool) -> bytes | None:
         return self._bodies.get(key) if keep else self._bodies.pop(key, None)
+
+    def _adopt(self, mail: SqliteMailStore, maildrop: Sequence[MaildropEntry],
+               bodies: dict[Key, bytes], last: MaildropEntry) -> None:
+        """Make ``bodies`` (up to ``last``) the current window and start reading the next."""
+        self._bodies = bodies
+        self._read_following(mail, maildrop, last)
 
     def close(self) -> None:
         """Stop a background read (the session is over) and forget every body."""

@@ -13,13 +13,14 @@ import logging
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from mailhost.channel import Channel
+from mailhost.channel import AnswersLines, Channel
 from mailhost.connection import ConnectionClosed, IdleTimeout
 from mailhost.linebuffer import LineTooLong
 from mailhost.plugins import PluginError
 from mailhost.protocols.pop3.maildrop import MaildropEntry
 from mailhost.protocols.pop3.parser import (
     MAX_COMMAND_LINE,
+    Pop3Command,
     Pop3ParseError,
     err,
     parse_command,
@@ -93,13 +94,25 @@ class Pop3Session:
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        answering = self.channel if isinstance(self.channel, AnswersLines) else None
+        if answering is not None:
+            answering.line_handler = self.answer_now
+        try:
+            await self._serve()
+        finally:
+            if answering is not None:
+                answering.line_handler = None  # no cycle between connection and session
+
+    async def _serve(self) -> None:
         async with self.stack:
             self.channel.set_max_line(MAX_COMMAND_LINE)
             self.reply(b"+OK " + self.app.config.server.hostname.encode() + b" POP3 ready\r\n")
             while not self.finished:
                 try:
-                    await self.channel.drain()
                     line = await self.channel.read_line(self.timeout)
+                    # Handle nothing while the peer is not reading our replies (drain after
+                    # the read: answer_now may have written since this loop last drained).
+                    await self.channel.drain()
                 except IdleTimeout:
                     self.reply(err("autologout; idle for too long"))
                     break
@@ -130,13 +143,42 @@ class Pop3Session:
             return
         try:
             await entry.handler(self, command)
-        except PluginError as exc:
-            log.error("%s: %s", self.username or self.channel.peer_ip, exc)
-            self.reply(err("temporary server problem, try again later", "SYS/TEMP"))
         except ConnectionClosed:
             raise
-        except Exception:
-            log.exception("POP3 %s failed for %s", command.verb, self.username)
+        except Exception as exc:
+            self._failed(command, exc)
+
+    def answer_now(self, line: bytes) -> bool:
+        """Answer ``line`` at once, from the connection's data callback, if memory suffices.
+
+        This is :meth:`handle_line` for the common case, without a task switch per command:
+        a valid TRANSACTION command whose verb has an instant form (see
+        :mod:`mailhost.protocols.pop3.commands`) that finds what it needs in memory. For
+        anything else it returns False having sent nothing, and :meth:`run` gets the line.
+        """
+        if self.state != TRANSACTION or self.finished:
+            return False
+        try:
+            command = parse_command(line)
+        except Pop3ParseError:
+            return False
+        entry = self.app.pop3_commands.get(command.verb)
+        if entry is None or entry.instant is None or TRANSACTION not in entry.states:
+            return False
+        try:
+            answered: bool = entry.instant(self, command)
+        except Exception as exc:
+            self._failed(command, exc)
+            return True
+        return answered
+
+    def _failed(self, command: Pop3Command, exc: Exception) -> None:
+        """A handler raised: log it, and tell the client to try again rather than hang up."""
+        if isinstance(exc, PluginError):
+            log.error("%s: %s", self.username or self.channel.peer_ip, exc)
+            self.reply(err("temporary server problem, try again later", "SYS/TEMP"))
+        else:
+            log.error("POP3 %s failed for %s", command.verb, self.username, exc_info=exc)
             self.reply(err("internal server error", "SYS/TEMP"))
 
     def _bad(self, reason: str) -> None:
