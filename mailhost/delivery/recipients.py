@@ -68,9 +68,8 @@ async def check_recipient(app: App, address: str, *, may_relay: bool) -> Recipie
         domain = domain_of(f"x@{domain}")
     except AddressError:
         return BAD_RECIPIENT
-    directory = app.store.directory
-    if await directory.is_local_domain(domain):
-        accounts = await directory.resolve(address)
+    accounts = await app.store.directory.route(domain, address)
+    if accounts is not None:  # a local domain
         if not accounts:
             return USER_UNKNOWN
         return Recipient(address, accounts[0])

@@ -181,8 +181,10 @@ class SqliteDirectory:
         cursor = await self.db.execute("SELECT name FROM domain ORDER BY name")
         return [row[0] for row in await cursor.fetchall()]
 
-    async def is_local_domain(self, domain: str) -> bool:
-        return bool(await self._one("SELECT 1 FROM domain WHERE name = ?", (domain.lower(),)))
+    async def is_local_domain(self, domain: str, state: FileState | None = None) -> bool:
+        """Mail for ``domain`` is ours; ``state``: see :meth:`_snapshot`."""
+        return bool(await self._one("SELECT 1 FROM domain WHERE name = ?", (domain.lower(),),
+                                    state=state))
 
     async def add_alias(self, alias: str, target: str) -> None:
         alias = normalise_address(alias)
@@ -206,17 +208,27 @@ class SqliteDirectory:
         cursor = await self.db.execute("SELECT address, target FROM alias ORDER BY address")
         return [(row[0], row[1]) for row in await cursor.fetchall()]
 
-    async def resolve(self, address: str) -> list[str]:
+    async def route(self, domain: str, address: str) -> list[str] | None:
+        """None if ``domain`` is not local, else :meth:`resolve` of ``address`` (the same
+        moment for both answers: an RCPT's check takes one snapshot, see :meth:`_snapshot`)."""
+        state = self._snapshot()
+        if not await self.is_local_domain(domain, state):
+            return None
+        return await self.resolve(address, state)
+
+    async def resolve(self, address: str, state: FileState | None = None) -> list[str]:
         """The local accounts mail to ``address`` reaches (aliases followed, loops bounded).
 
         ``user+tag@domain`` reaches ``user@domain`` when no address matches it exactly
-        (subaddressing, RFC 5233); the tag stays available to delivery hooks.
+        (subaddressing, RFC 5233); the tag stays available to delivery hooks. ``state``: see
+        :meth:`_snapshot`.
         """
         try:
             address = normalise_address(address)
         except AddressError:
             return []
-        state = self._snapshot()
+        if state is None:
+            state = self._snapshot()
         local, _, domain = address.rpartition("@")
         if "+" in local and await self._find_user(address, state) is None and not await self._one(
                 "SELECT 1 FROM alias WHERE address = ?", (address,), state=state):
