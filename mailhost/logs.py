@@ -16,11 +16,18 @@ LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LineFormatter(logging.Formatter):
-    """logging.Formatter for :data:`LINE_FORMAT`, with the time text made once per second."""
+    """logging.Formatter for :data:`LINE_FORMAT`: the time text made once per second, and the
+    line put together directly rather than by ``%`` on the record's dict."""
 
     def __init__(self) -> None:
         super().__init__(LINE_FORMAT)
         self._second: tuple[int, str] = (-1, "")  # (whole second, its text), swapped whole
+
+    def usesTime(self) -> bool:
+        return True
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return f"{record.asctime} {record.levelname} {record.name}: {record.message}"
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
