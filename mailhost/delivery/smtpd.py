@@ -51,6 +51,11 @@ _DATA_REFUSALS = {DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)
                   DataState.TOO_MUCH: "552 Error: Too much mail data"}  # aiosmtpd's texts
 
 
+# Timers fire on the loop's clock, which uvloop keeps in whole milliseconds: a deadline this
+# close counts as reached rather than re-arming for a sliver.
+_TIMER_SLACK = 0.002
+
+
 def _command_limits() -> defaultdict[str, int]:
     # aiosmtpd adds room for MAIL's SIZE= and SMTPUTF8 parameters on each EHLO.
     return defaultdict(lambda: COMMAND_LIMIT)
@@ -81,6 +86,8 @@ class MailhostSMTP(SMTP):
         self, handler: Any, *, handshake_timeout: float, max_recipients: int, **kwargs: Any
     ) -> None:
         self.command_size_limits = _command_limits()
+        self._idle_deadline = 0.0  # loop time when the session counts as idle (see _reset_timeout)
+        self._timer_pending = False  # _timeout_handle is armed and has not fired
         super().__init__(handler, **kwargs)
         self.handshake_timeout = handshake_timeout
         self.max_recipients = max_recipients
@@ -147,6 +154,32 @@ class MailhostSMTP(SMTP):
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, rest
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timer, moved without a new timer handle every time.
+
+        aiosmtpd cancels its timer and makes another on every command (and here on every
+        chunk of DATA); instead the deadline moves, and the timer, when it fires before the
+        deadline, waits out the rest. A deadline earlier than the armed timer (the TLS
+        handshake's) re-arms it.
+        """
+        loop = self.loop
+        deadline = loop.time() + (duration or self._timeout_duration)
+        self._idle_deadline = deadline
+        handle = self._timeout_handle
+        if self._timer_pending and handle is not None and handle.when() <= deadline:
+            return
+        if handle is not None:
+            handle.cancel()
+        self._timeout_handle = loop.call_at(deadline, self._idle_timer_fired)
+        self._timer_pending = True
+
+    def _idle_timer_fired(self) -> None:
+        if self._idle_deadline - self.loop.time() > _TIMER_SLACK:  # moved since it was armed
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_timer_fired)
+            return
+        self._timer_pending = False
+        self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

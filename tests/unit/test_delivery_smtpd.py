@@ -1,4 +1,5 @@
-"""mailhost's adjustments to aiosmtpd that need no socket: the MAIL/RCPT address fast path."""
+"""mailhost's adjustments to aiosmtpd that need no socket: the MAIL/RCPT address fast path and
+the idle timer."""
 
 from __future__ import annotations
 
@@ -61,3 +62,32 @@ def test_fast_path_parses_exactly_like_aiosmtpd(servers: tuple[SMTP, MailhostSMT
              "<postmaster>", "<a@b>\tX=1", "<a@b>  (note) X=1", "<a@b>(note)"]
     for arg in [*fixed, *addresses(1, 5000)]:
         assert outcome(ours, arg) == outcome(plain, arg), arg
+
+
+def test_idle_timer_moves_its_deadline_and_fires_only_when_it_is_reached(
+        servers: tuple[SMTP, MailhostSMTP]) -> None:
+    """One timer handle, re-armed only when it fires early or a shorter timeout comes."""
+    _plain, ours = servers
+    timeouts: list[float] = []
+    ours._timeout_cb = lambda: timeouts.append(ours.loop.time())  # type: ignore[method-assign]
+    ours._timeout_duration = 100.0
+    ours._reset_timeout()
+    first = ours._timeout_handle
+    assert first is not None
+    ours._reset_timeout()  # a command: the deadline moves, the handle stays
+    assert ours._timeout_handle is first and not first.cancelled()
+    assert ours._idle_deadline >= first.when()
+    ours._idle_timer_fired()  # the handle fires at its (old) time: wait out the rest
+    assert timeouts == []
+    rearmed = ours._timeout_handle
+    assert rearmed is not first and rearmed is not None
+    assert rearmed.when() == ours._idle_deadline
+    ours._reset_timeout(5.0)  # the TLS handshake: sooner than the armed timer
+    assert rearmed.cancelled()
+    assert ours._timeout_handle is not None and ours._timeout_handle.when() == ours._idle_deadline
+    ours._idle_deadline = ours.loop.time()  # the deadline is reached when the timer fires
+    ours._idle_timer_fired()
+    assert len(timeouts) == 1
+    ours._reset_timeout()  # a fired timer is armed again, not mistaken for a pending one
+    assert ours._timeout_handle is not None and not ours._timeout_handle.cancelled()
+    assert ours._timer_pending
