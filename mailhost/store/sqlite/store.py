@@ -100,10 +100,11 @@ class SqliteStore:
         try:
             yield entry.store
         finally:
-            async with self._opening:
-                entry.users -= 1
-                if entry.users == 0:
-                    entry.idle_since = time.monotonic()
+            # No lock: this does not await, so nothing runs in between, and it need not wait
+            # while another account is being opened.
+            entry.users -= 1
+            if entry.users == 0:
+                entry.idle_since = time.monotonic()
 
     def _quota_source(self, address: str) -> QuotaSource:
         async def limits() -> tuple[int, int]:
