@@ -19,6 +19,7 @@ from typing import Any
 from mailhost.auth.passwords import MAX_PASSWORD_BYTES, PasswordTooLong, hash_password
 from mailhost.cli_registry import CliCommand, config_option
 from mailhost.config import Config, ConfigError, load_config
+from mailhost.logs import configure_logging
 from mailhost.store.addresses import AddressError
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.store import SqliteStore
@@ -380,10 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.command
     if getattr(args, "action", None) and f"{name} {args.action}" in _handlers:
         name = f"{name} {args.action}"
-    logging.basicConfig(
-        level=logging.INFO if name == "serve" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.INFO if name == "serve" else logging.WARNING)
     # A failing local delivery agent must make the MTA retry, not bounce: EX_TEMPFAIL.
     failure = os.EX_TEMPFAIL if name == "deliver" else EXIT_FAIL
     try:

@@ -9,6 +9,7 @@ smarthost is configured.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 # RFC 5321 §4.5.3.1: 64 octets of local part, 255 of domain, and the "@".
 MAX_ENVELOPE_ADDRESS = 64 + 1 + 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls and DEL
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def envelope_address(text: str) -> str | None:
         return ""
     if not text or len(text) > MAX_ENVELOPE_ADDRESS:
         return None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text):
         return None
     return text
 
@@ -68,9 +70,8 @@ async def check_recipient(app: App, address: str, *, may_relay: bool) -> Recipie
         domain = domain_of(f"x@{domain}")
     except AddressError:
         return BAD_RECIPIENT
-    directory = app.store.directory
-    if await directory.is_local_domain(domain):
-        accounts = await directory.resolve(address)
+    accounts = await app.store.directory.route(domain, address)
+    if accounts is not None:  # a local domain
         if not accounts:
             return USER_UNKNOWN
         return Recipient(address, accounts[0])

@@ -8,6 +8,7 @@ advertises ENHANCEDSTATUSCODES must send one with every reply except the greetin
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -99,8 +100,12 @@ DEFAULT_ENHANCED: dict[int, str] = {
 _EXEMPT = {220}
 
 
+@functools.lru_cache(maxsize=512)
 def with_enhanced_code(reply: str) -> str:
-    """Insert a default enhanced status code into each line of ``reply`` that lacks one."""
+    """Insert a default enhanced status code into each line of ``reply`` that lacks one.
+
+    Remembered: every reply goes through here, and nearly all are the same few strings.
+    """
     lines = reply.split("\r\n")
     out = []
     for line in lines:

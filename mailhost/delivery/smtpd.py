@@ -38,6 +38,7 @@ from mailhost.delivery.recipients import Recipient
 from mailhost.delivery.replies import TOO_MANY_RECIPIENTS, one_per_recipient, with_enhanced_code
 
 log = logging.getLogger("mailhost.smtp")
+mail_log = logging.getLogger("mail.log")  # aiosmtpd's logger, for the lines it would write
 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
 
@@ -49,6 +50,11 @@ _PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A
 
 _DATA_REFUSALS = {DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
                   DataState.TOO_MUCH: "552 Error: Too much mail data"}  # aiosmtpd's texts
+
+
+# Timers fire on the loop's clock, which uvloop keeps in whole milliseconds: a deadline this
+# close counts as reached rather than re-arming for a sliver.
+_TIMER_SLACK = 0.002
 
 
 def _command_limits() -> defaultdict[str, int]:
@@ -81,6 +87,8 @@ class MailhostSMTP(SMTP):
         self, handler: Any, *, handshake_timeout: float, max_recipients: int, **kwargs: Any
     ) -> None:
         self.command_size_limits = _command_limits()
+        self._idle_deadline = 0.0  # loop time when the session counts as idle (see _reset_timeout)
+        self._timer_pending = False  # _timeout_handle is armed and has not fired
         super().__init__(handler, **kwargs)
         self.handshake_timeout = handshake_timeout
         self.max_recipients = max_recipients
@@ -147,6 +155,32 @@ class MailhostSMTP(SMTP):
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, rest
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timer, moved without a new timer handle every time.
+
+        aiosmtpd cancels its timer and makes another on every command (and here on every
+        chunk of DATA); instead the deadline moves, and the timer, when it fires before the
+        deadline, waits out the rest. A deadline earlier than the armed timer (the TLS
+        handshake's) re-arms it.
+        """
+        loop = self.loop
+        deadline = loop.time() + (duration or self._timeout_duration)
+        self._idle_deadline = deadline
+        handle = self._timeout_handle
+        if self._timer_pending and handle is not None and handle.when() <= deadline:
+            return
+        if handle is not None:
+            handle.cancel()
+        self._timeout_handle = loop.call_at(deadline, self._idle_timer_fired)
+        self._timer_pending = True
+
+    def _idle_timer_fired(self) -> None:
+        if self._idle_deadline - self.loop.time() > _TIMER_SLACK:  # moved since it was armed
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_timer_fired)
+            return
+        self._timer_pending = False
+        self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -226,12 +260,60 @@ class MailhostSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
 
+    def _plain_path(self, arg: str | None, keyword: str) -> str | None:
+        """The address of ``MAIL FROM:<a@b>`` or ``RCPT TO:<a@b>`` when aiosmtpd's checks
+        could only pass it on to the hook: HELO done, no AUTH needed, a plain ``<addr>``
+        (see :meth:`_getaddr`) and no parameters. Anything else: None, for aiosmtpd."""
+        session = self.session
+        if (arg is None or session is None or not session.host_name
+                or (self._auth_required and not session.authenticated)
+                or arg[:len(keyword)].upper() != keyword):
+            return None
+        match = _PLAIN_ANGLE_ADDR.fullmatch(arg[len(keyword):].strip())
+        if match is None:
+            return None
+        address = match.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None
+        return address
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """aiosmtpd's MAIL; for a plain address without parameters, only its last steps (its
+        checks and parameter parsing cost more than the command's own work)."""
+        envelope = self.envelope
+        address = self._plain_path(arg, "FROM:")
+        if address is None or envelope is None or envelope.mail_from:
+            await super().smtp_MAIL(arg)
+            return
+        envelope.smtp_utf8 = False  # no SMTPUTF8 parameter (aiosmtpd sets it each MAIL)
+        await self._finish_envelope_command("MAIL", address)
+
     async def smtp_RCPT(self, arg: str | None) -> None:
+        """aiosmtpd's RCPT, after the max_recipients cap; for a plain address without
+        parameters only its last steps, as in :meth:`smtp_MAIL`."""
         envelope = self.envelope
         if envelope is not None and len(envelope.rcpt_tos) >= self.max_recipients:
             await self.push(str(TOO_MANY_RECIPIENTS))
             return
-        await super().smtp_RCPT(arg)
+        address = self._plain_path(arg, "TO:")
+        if address is None or envelope is None or not envelope.mail_from:
+            await super().smtp_RCPT(arg)
+            return
+        await self._finish_envelope_command("RCPT", address)
+
+    async def _finish_envelope_command(self, command: str, address: str) -> None:
+        """The end of aiosmtpd's smtp_MAIL / smtp_RCPT: the hook, or its default, and the reply."""
+        assert self.envelope is not None and self.session is not None
+        status = await self._call_handler_hook(command, address, [])
+        if status is MISSING:
+            if command == "MAIL":
+                self.envelope.mail_from = address
+            else:
+                self.envelope.rcpt_tos.append(address)
+            status = "250 OK"
+        mail_log.info("%r %s: %s", self.session.peer,
+                      "sender" if command == "MAIL" else "recip", address)
+        await self.push(status)
 
     async def smtp_STARTTLS(self, arg: str) -> None:
         """aiosmtpd's STARTTLS, with the idle timer shortened to the handshake timeout."""

@@ -8,18 +8,23 @@ brackets are replaced too, so a value cannot close its comment and fake another 
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 MAX_TOKEN = 255
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]")
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-_:\[\]]+")  # only _HOST_CHARS: nothing to replace
 _ADDRESS_FORBIDDEN = frozenset("<>()\\")
 
 
 def clean_host(text: str, limit: int = MAX_TOKEN) -> str:
     """A HELO name or host as plain ASCII host characters; anything else becomes ``?``."""
+    if len(text) <= limit and _PLAIN_HOST.fullmatch(text):  # the usual case, without a loop
+        return text
     cleaned = "".join(c if c in _HOST_CHARS else "?" for c in text[:limit])
     return cleaned or "unknown"
 
@@ -29,6 +34,9 @@ def clean_address(text: str, allow_utf8: bool = False, limit: int = MAX_TOKEN) -
 
     Non-ASCII survives only for SMTPUTF8 mail (RFC 6532 allows UTF-8 headers there).
     """
+    if (len(text) <= limit and text.isprintable() and (allow_utf8 or text.isascii())
+            and _ADDRESS_FORBIDDEN.isdisjoint(text)):  # the usual case: nothing to replace
+        return text
     out = []
     for c in text[:limit]:
         printable = c.isprintable() and c not in _ADDRESS_FORBIDDEN and c not in "\r\n"
@@ -89,13 +97,23 @@ def received_header(info: TraceInfo, recipient: str | None, when: datetime) -> b
             )
         lines.append(f"\tby {clean_host(info.hostname)} (mailhost) with {with_protocol(info)}"
                      f" id {info.queue_id}")
-    stamp = format_datetime(when)
+    stamp = _date_field(when.replace(microsecond=0), when.utcoffset())
     if recipient is not None:
         lines.append(f"\tfor <{clean_address(recipient, utf8)}>; {stamp}")
     else:
         lines[-1] += ";"
         lines.append(f"\t{stamp}")
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+@functools.lru_cache(maxsize=8)
+def _date_field(when: datetime, offset: timedelta | None) -> str:
+    """The RFC 5322 date of a Received field, formatted once per second rather than per copy.
+
+    ``offset`` is part of the key because aware datetimes of the same instant compare equal
+    whatever their offsets, and the text shows the offset.
+    """
+    return format_datetime(when)
 
 
 def return_path_header(sender: str, smtputf8: bool = False) -> bytes:

@@ -7,6 +7,7 @@ look different in a log than in the database.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_ADDRESS = 254
@@ -22,6 +23,13 @@ def normalise_address(address: str) -> str:
     """Lowercase ``local@domain`` or raise AddressError saying what is wrong."""
     if not isinstance(address, str) or not address:
         raise AddressError("empty address")
+    return _normalise(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalise(address: str) -> str:
+    """normalise_address for a non-empty string, remembered: every RCPT, delivery and login
+    normalises the same few addresses several times (an invalid one raises, and is not kept)."""
     if len(address) > MAX_ADDRESS:
         raise AddressError(f"address longer than {MAX_ADDRESS} characters")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in address):
@@ -45,5 +53,7 @@ def domain_of(address: str) -> str:
 
 def safe_for_log(text: str, limit: int = 80) -> str:
     """A printable, bounded rendering of client-supplied text for one log line."""
+    if len(text) <= limit and text.isprintable():  # the usual case (CR and LF are not)
+        return text
     cleaned = "".join(c if c.isprintable() and c not in "\r\n" else "?" for c in text[:limit])
     return cleaned + ("..." if len(text) > limit else "")

@@ -1,4 +1,5 @@
-"""mailhost's adjustments to aiosmtpd that need no socket: the MAIL/RCPT address fast path."""
+"""mailhost's adjustments to aiosmtpd that need no socket: the MAIL/RCPT fast paths and the
+idle timer."""
 
 from __future__ import annotations
 
@@ -61,3 +62,81 @@ def test_fast_path_parses_exactly_like_aiosmtpd(servers: tuple[SMTP, MailhostSMT
              "<postmaster>", "<a@b>\tX=1", "<a@b>  (note) X=1", "<a@b>(note)"]
     for arg in [*fixed, *addresses(1, 5000)]:
         assert outcome(ours, arg) == outcome(plain, arg), arg
+
+
+def test_idle_timer_moves_its_deadline_and_fires_only_when_it_is_reached(
+        servers: tuple[SMTP, MailhostSMTP]) -> None:
+    """One timer handle, re-armed only when it fires early or a shorter timeout comes."""
+    _plain, ours = servers
+    timeouts: list[float] = []
+    ours._timeout_cb = lambda: timeouts.append(ours.loop.time())  # type: ignore[method-assign]
+    ours._timeout_duration = 100.0
+    ours._reset_timeout()
+    first = ours._timeout_handle
+    assert first is not None
+    ours._reset_timeout()  # a command: the deadline moves, the handle stays
+    assert ours._timeout_handle is first and not first.cancelled()
+    assert ours._idle_deadline >= first.when()
+    ours._idle_timer_fired()  # the handle fires at its (old) time: wait out the rest
+    assert timeouts == []
+    rearmed = ours._timeout_handle
+    assert rearmed is not first and rearmed is not None
+    assert rearmed.when() == ours._idle_deadline
+    ours._reset_timeout(5.0)  # the TLS handshake: sooner than the armed timer
+    assert rearmed.cancelled()
+    assert ours._timeout_handle is not None and ours._timeout_handle.when() == ours._idle_deadline
+    ours._idle_deadline = ours.loop.time()  # the deadline is reached when the timer fires
+    ours._idle_timer_fired()
+    assert len(timeouts) == 1
+    ours._reset_timeout()  # a fired timer is armed again, not mistaken for a pending one
+    assert ours._timeout_handle is not None and not ours._timeout_handle.cancelled()
+    assert ours._timer_pending
+
+
+ENVELOPE_ARGS = [None, "", "FROM:<a@example.test>", "from: <a@example.test>", "FROM:<>",
+                 "FROM:<a@example.test> SIZE=10", "FROM:<a@example.test> BODY=8BITMIME",
+                 "FROM:<a b@example.test>", "FROM:a@example.test", "FROM:<a@example.test>x",
+                 "FROM:<" + "l" * 65 + "@example.test>", "FROM:<\"q\"@example.test>",
+                 "TO:<b@example.test>", "to:<B@Example.Test>", "TO:<b@example.test> NOTIFY=NEVER",
+                 "TO:<>", "TO:b@example.test", "TO:<postmaster>", "FROM:<a@example.test> SMTPUTF8"]
+
+
+def _state(server: MailhostSMTP) -> tuple[object, ...]:
+    envelope = server.envelope
+    assert envelope is not None
+    return (envelope.mail_from, envelope.mail_options, envelope.rcpt_tos, envelope.rcpt_options,
+            envelope.smtp_utf8)
+
+
+async def _replies(server: MailhostSMTP, command: str, arg: str | None, base: bool,
+                   *, helo: bool, mail_from: str | None, utf8: bool) -> tuple[object, ...]:
+    sent: list[str] = []
+
+    async def push(status: str) -> None:
+        sent.append(status)
+
+    server.push = push  # type: ignore[method-assign]
+    server.session = server._create_session()
+    server.session.host_name = "client.example.test" if helo else None
+    server.session.extended_smtp = True
+    server.envelope = server._create_envelope()
+    server.envelope.mail_from = mail_from
+    server.envelope.smtp_utf8 = utf8
+    method = getattr(SMTP if base else MailhostSMTP, f"smtp_{command}")
+    await method(server, arg)
+    return (sent, _state(server))
+
+
+async def test_mail_and_rcpt_fast_paths_answer_like_aiosmtpd() -> None:
+    loop = asyncio.get_running_loop()
+    server = MailhostSMTP(object(), handshake_timeout=5, max_recipients=100, loop=loop,
+                          enable_SMTPUTF8=True)
+    for command in ("MAIL", "RCPT"):
+        for arg in ENVELOPE_ARGS:
+            for helo in (True, False):
+                for mail_from in (None, "x@example.test"):
+                    for utf8 in (False, True):
+                        kwargs = {"helo": helo, "mail_from": mail_from, "utf8": utf8}
+                        ours = await _replies(server, command, arg, False, **kwargs)
+                        theirs = await _replies(server, command, arg, True, **kwargs)
+                        assert ours == theirs, (command, arg, kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailhost.delivery.trace import (
+    _ADDRESS_FORBIDDEN,
+    _HOST_CHARS,
     TraceInfo,
     clean_address,
     clean_host,
@@ -109,3 +111,32 @@ def test_any_input_gives_one_well_formed_field(helo: str, address: str, login: s
     assert all(line.startswith(b"\t") for line in lines[1:])
     assert all(len(line) < 998 for line in lines)
     assert header_lines(return_path_header(address, utf8))[0].startswith(b"Return-Path: <")
+
+
+@given(text=st.text(alphabet=st.sampled_from(sorted(_HOST_CHARS) + list("?\\ ()<>é\r\n\x00")),
+                    max_size=300))
+def test_clean_host_keeps_exactly_the_host_characters(text: str) -> None:
+    """The shortcut for already-clean names gives what the per-character rule gives."""
+    expected = "".join(c if c in _HOST_CHARS else "?" for c in text[:255]) or "unknown"
+    assert clean_host(text) == expected
+
+
+@given(text=st.text(max_size=300), utf8=st.booleans())
+def test_clean_address_keeps_exactly_the_allowed_characters(text: str, utf8: bool) -> None:
+    expected = "".join(
+        c if c.isprintable() and c not in _ADDRESS_FORBIDDEN and (c.isascii() or utf8) else "?"
+        for c in text[:255])
+    assert clean_address(text, utf8) == expected
+
+
+def test_received_date_follows_the_second_and_the_offset() -> None:
+    """The date text is reused within a second, never across seconds or UTC offsets."""
+    plus_one = timezone(timedelta(hours=1))
+    stamps = [received_header(info(), None, when).rsplit(b"\t", 1)[1] for when in (
+        WHEN, WHEN.replace(microsecond=999_999), WHEN + timedelta(seconds=1),
+        WHEN.astimezone(plus_one), WHEN.replace(tzinfo=None))]
+    assert stamps == [b"Tue, 02 Jan 2024 03:04:05 +0000\r\n",
+                      b"Tue, 02 Jan 2024 03:04:05 +0000\r\n",
+                      b"Tue, 02 Jan 2024 03:04:06 +0000\r\n",
+                      b"Tue, 02 Jan 2024 04:04:05 +0100\r\n",
+                      b"Tue, 02 Jan 2024 03:04:05 -0000\r\n"]

@@ -33,7 +33,11 @@ async def test_changes_here_and_elsewhere_are_seen_at_once(tmp_path: Path) -> No
         user = await directory.get_user(USER)
         assert user is not None and user.quota_messages == 7
         assert await directory.is_local_domain("other.test")
+        assert await directory.route("example.test", USER) == [USER]
+        assert await directory.route("other.test", "b@other.test") == []  # local, no user
+        assert await directory.route("elsewhere.test", "c@elsewhere.test") is None
         await directory.delete_user(USER)
         assert await directory.get_user(USER) is None
+        assert await directory.route("example.test", USER) == []
     finally:
         await store.close()

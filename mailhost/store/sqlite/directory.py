@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from mailhost.store.sqlite.schema import DIRECTORY_MIGRATIONS
 MAX_ALIAS_DEPTH = 8
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 8192
+
+FileState = tuple[int, ...]
 
 
 class UserExists(StoreError):
@@ -37,28 +40,45 @@ class SqliteDirectory:
         self.db = db
         self.lock = asyncio.Lock()
         self.path = path  # the database file, if known: lets lookups be cached (see _one)
-        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], float, Any]] = {}
+        self._cache: dict[tuple[str, tuple[Any, ...]], tuple[FileState, float, Any]] = {}
 
-    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        """One row, reused while the directory's files have not moved (at most CACHE_SECONDS).
+    def _snapshot(self) -> FileState | None:
+        """The directory files' state, taken before reading (see :meth:`_one`), or None.
+
+        A method that makes several lookups takes it once and hands it to each: the answers
+        are then those of one moment during the call, as if the lookups ran at once.
+        """
+        return file_state(self.path) if self.path is not None else None
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = (), *,
+                   state: FileState | None = None,
+                   convert: Callable[[Any], Any] | None = None) -> Any:
+        """One row (``convert``-ed), reused while the directory's files have not moved (at most
+        CACHE_SECONDS).
 
         Every RCPT, delivery, login and APPEND quota check looks up a user, a domain or an
-        alias; a lookup from the cache costs two stat calls instead of a hop to the database
-        thread. Any commit, by this process or another (the CLI), moves the files; the time
-        bound covers a commit caught between writing its WAL frames and publishing them.
+        alias; a lookup from the cache costs two stat calls (``state``, unless the caller
+        took it already: see :meth:`_snapshot`) instead of a hop to the database thread. Any
+        commit, by this process or another (the CLI), moves the files; the time bound covers
+        a commit caught between writing its WAL frames and publishing them. The converted
+        value is what is kept, so a hit builds nothing (the values are immutable).
         """
         if self.path is None:
-            return await self._fetch_one(sql, params)
-        state = file_state(self.path)  # before the read: a commit after it moves the state
+            row = await self._fetch_one(sql, params)
+            return row if convert is None else convert(row)
+        if state is None:
+            state = file_state(self.path)  # before the read: a commit after it moves the state
         now = time.monotonic()
-        cached = self._cache.get((sql, params))
+        key = (sql, params)
+        cached = self._cache.get(key)
         if cached is not None and cached[0] == state and now - cached[1] < CACHE_SECONDS:
             return cached[2]
         row = await self._fetch_one(sql, params)
+        value = row if convert is None else convert(row)
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
-        self._cache[(sql, params)] = (state, now, row)
-        return row
+        self._cache[key] = (state, now, value)
+        return value
 
     async def _fetch_one(self, sql: str, params: tuple[Any, ...]) -> Any:
         cursor = await self.db.execute(sql, params)
@@ -84,7 +104,12 @@ class SqliteDirectory:
             quota_bytes=row[4], quota_messages=row[5],
         )
 
+    @classmethod
+    def _user_or_none(cls, row: Any) -> User | None:
+        return cls._user(row) if row else None
+
     _USER_COLUMNS = "id, address, password_hash, created_at, quota_bytes, quota_messages"
+    _USER_BY_ADDRESS = f"SELECT {_USER_COLUMNS} FROM user WHERE address = ?"
 
     async def add_user(self, address: str, password_hash: str) -> User:
         address = normalise_address(address)
@@ -106,9 +131,13 @@ class SqliteDirectory:
             address = normalise_address(address)
         except AddressError:
             return None
-        row = await self._one(f"SELECT {self._USER_COLUMNS} FROM user WHERE address = ?",
-                              (address,))
-        return self._user(row) if row else None
+        return await self._find_user(address)
+
+    async def _find_user(self, address: str, state: FileState | None = None) -> User | None:
+        """The user at a normalised ``address``; ``state``: see :meth:`_snapshot`."""
+        user: User | None = await self._one(self._USER_BY_ADDRESS, (address,), state=state,
+                                            convert=self._user_or_none)
+        return user
 
     async def _require(self, address: str) -> User:
         user = await self.get_user(address)
@@ -152,8 +181,10 @@ class SqliteDirectory:
         cursor = await self.db.execute("SELECT name FROM domain ORDER BY name")
         return [row[0] for row in await cursor.fetchall()]
 
-    async def is_local_domain(self, domain: str) -> bool:
-        return bool(await self._one("SELECT 1 FROM domain WHERE name = ?", (domain.lower(),)))
+    async def is_local_domain(self, domain: str, state: FileState | None = None) -> bool:
+        """Mail for ``domain`` is ours; ``state``: see :meth:`_snapshot`."""
+        return bool(await self._one("SELECT 1 FROM domain WHERE name = ?", (domain.lower(),),
+                                    state=state))
 
     async def add_alias(self, alias: str, target: str) -> None:
         alias = normalise_address(alias)
@@ -177,28 +208,40 @@ class SqliteDirectory:
         cursor = await self.db.execute("SELECT address, target FROM alias ORDER BY address")
         return [(row[0], row[1]) for row in await cursor.fetchall()]
 
-    async def resolve(self, address: str) -> list[str]:
+    async def route(self, domain: str, address: str) -> list[str] | None:
+        """None if ``domain`` is not local, else :meth:`resolve` of ``address`` (the same
+        moment for both answers: an RCPT's check takes one snapshot, see :meth:`_snapshot`)."""
+        state = self._snapshot()
+        if not await self.is_local_domain(domain, state):
+            return None
+        return await self.resolve(address, state)
+
+    async def resolve(self, address: str, state: FileState | None = None) -> list[str]:
         """The local accounts mail to ``address`` reaches (aliases followed, loops bounded).
 
         ``user+tag@domain`` reaches ``user@domain`` when no address matches it exactly
-        (subaddressing, RFC 5233); the tag stays available to delivery hooks.
+        (subaddressing, RFC 5233); the tag stays available to delivery hooks. ``state``: see
+        :meth:`_snapshot`.
         """
         try:
             address = normalise_address(address)
         except AddressError:
             return []
+        if state is None:
+            state = self._snapshot()
         local, _, domain = address.rpartition("@")
-        if "+" in local and await self.get_user(address) is None and not await self._one(
-                "SELECT 1 FROM alias WHERE address = ?", (address,)):
+        if "+" in local and await self._find_user(address, state) is None and not await self._one(
+                "SELECT 1 FROM alias WHERE address = ?", (address,), state=state):
             address = f"{local.split('+', 1)[0]}@{domain}"
         seen: set[str] = set()
         for _ in range(MAX_ALIAS_DEPTH):
             if address in seen:
                 return []
             seen.add(address)
-            if await self.get_user(address) is not None:
+            if await self._find_user(address, state) is not None:
                 return [address]
-            row = await self._one("SELECT target FROM alias WHERE address = ?", (address,))
+            row = await self._one("SELECT target FROM alias WHERE address = ?", (address,),
+                                  state=state)
             if row is None:
                 return []
             address = row[0]

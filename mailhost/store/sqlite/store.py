@@ -26,6 +26,10 @@ class NoSuchAccount(StoreError):
 # unused (see pool.py), so keeping it costs little.
 IDLE_KEEP_SECONDS = 300.0
 MAX_IDLE_ACCOUNTS = 64
+# How often account() looks for stores to close (and whenever it opens one): a look sorts every
+# idle account, which every delivery used to pay. Between looks, a store may stay open that
+# much past IDLE_KEEP_SECONDS, and the accounts in use meanwhile may pass MAX_IDLE_ACCOUNTS.
+IDLE_SWEEP_SECONDS = 10.0
 
 
 @dataclass
@@ -50,6 +54,7 @@ class SqliteStore:
         self.pool = pool if pool is not None else DatabasePool()  # shared by every account
         self._open: dict[str, _OpenAccount] = {}
         self._opening = asyncio.Lock()
+        self._next_sweep = 0.0  # monotonic time of the next _close_idle (see IDLE_SWEEP_SECONDS)
         self.observer: StoreObserver | None = None  # told of every committed change
 
     @classmethod
@@ -83,18 +88,23 @@ class SqliteStore:
                     await mail.close()
                     raise
                 entry = self._open[user.address] = _OpenAccount(mail, user.id)
+                self._next_sweep = 0.0
             entry.store.quota_bytes = user.quota_bytes
             entry.store.quota_messages = user.quota_messages
             entry.users += 1
             entry.idle_since = None
-            await self._close_idle()
+            now = time.monotonic()
+            if now >= self._next_sweep:
+                self._next_sweep = now + IDLE_SWEEP_SECONDS
+                await self._close_idle()
         try:
             yield entry.store
         finally:
-            async with self._opening:
-                entry.users -= 1
-                if entry.users == 0:
-                    entry.idle_since = time.monotonic()
+            # No lock: this does not await, so nothing runs in between, and it need not wait
+            # while another account is being opened.
+            entry.users -= 1
+            if entry.users == 0:
+                entry.idle_since = time.monotonic()
 
     def _quota_source(self, address: str) -> QuotaSource:
         async def limits() -> tuple[int, int]:
