@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final
@@ -226,6 +227,64 @@ def _line_renderers(
     return render, gone
 
 
+_SYNC_ITEMS: Final = frozenset({A.UID, A.FLAGS, A.MODSEQ})
+
+
+def _flag_run_renderer(
+    box: SelectedMailbox, items: Sequence[FetchItem]
+) -> views.FlagRunRenderer | None:
+    """For a FETCH of FLAGS with only UID and MODSEQ besides (what clients send at every
+    sync), a renderer of whole runs of messages; None for any other FETCH.
+
+    A run is one ``%`` format: the lines' templates (one per flag combination, made once)
+    joined, filled with every sequence number (and UID, MODSEQ) at once, which costs half
+    of formatting line by line. It is rendered only when it is consecutive messages of the
+    session, whose sequence numbers simply count up; otherwise the renderer returns None.
+    """
+    if A.FLAGS not in items or not _SYNC_ITEMS.issuperset(items):
+        return None
+    session_uids = box.uids
+    is_recent = _recent_test(box.recent_ranges)
+    numbers = [item for item in items if item is not A.FLAGS]  # UID, MODSEQ: %s, in order
+    templates: dict[tuple[bytes, bool], bytes] = {}
+    plain_templates: dict[bytes, bytes] = {}  # those without \\Recent, by flags alone
+
+    def template(key: bytes, recent: bool) -> bytes:
+        made = templates.get((key, recent))
+        if made is None:
+            bits, _, words = key.decode().partition(" ")
+            flags = flags_item(int(bits), words, recent).replace(b"%", b"%%")
+            parts = [flags if item is A.FLAGS else b"UID %s" if item is A.UID
+                     else b"MODSEQ (%s)" for item in items]
+            made = templates[(key, recent)] = b"* %d FETCH (" + b" ".join(parts) + b")\r\n"
+            if not recent:
+                plain_templates[key] = made
+        return made
+
+    def render(run: views.FlagRun) -> bytes | None:
+        first = bisect.bisect_left(session_uids, run.uids[0])
+        last = first + len(run.uids) - 1
+        if last >= len(session_uids) or session_uids[last] != run.uids[-1]:
+            return None
+        seqs = range(first + 1, last + 2)
+        if is_recent is None:
+            try:
+                lines = list(map(plain_templates.__getitem__, run.flags))
+            except KeyError:
+                lines = [template(key, False) for key in run.flags]
+        else:
+            recent = is_recent
+            lines = [template(key, recent(uid))
+                     for key, uid in zip(run.flags, run.uids, strict=True)]
+        if not numbers:
+            return b"".join(lines) % tuple(seqs)
+        columns = [run.uid_digits if item is A.UID else run.modseqs for item in numbers]
+        values = itertools.chain.from_iterable(zip(seqs, *columns, strict=True))
+        return b"".join(lines) % tuple(values)
+
+    return render
+
+
 async def fetch_responses(
     mail: SqliteMailStore, box: SelectedMailbox, uids: Sequence[int],
     items: Sequence[FetchItem], missing: list[int] | None = None,
@@ -242,11 +301,12 @@ async def fetch_responses(
         return
     columns = views.fetch_columns(_columns(items))
     render, gone = _line_renderers(box, items, columns)
+    render_flags = _flag_run_renderer(box, items) if changedsince is None else None
     start = 0
     limit = FIRST_BATCH_BYTES
     while start < len(uids):
         batch = await views.fetch_batch(mail, box.info.id, uids, start, columns, changedsince,
-                                        render, gone, limit)
+                                        render, gone, limit, render_flags)
         limit = BATCH_BYTES
         if missing is not None:
             missing.extend(batch.missing)
