@@ -218,6 +218,36 @@ async def test_an_append_cancelled_during_its_commit_is_stored_once(
         await store.close()
 
 
+async def test_limits_read_on_entry_serve_that_moment_and_are_read_again_later(
+        tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.directory.set_quota(USER, 0, 2)
+        async with store.account(USER) as mail:
+            source = mail.quota_source
+            assert source is not None
+            lookups = 0
+
+            async def counted() -> tuple[int, int]:
+                nonlocal lookups
+                lookups += 1
+                return await source()
+
+            mail.quota_source = counted
+            await mail.append("INBOX", message(1))  # entered just now: no second lookup
+            assert lookups == 0
+            await asyncio.sleep(0)
+            await store.directory.set_quota(USER, 0, 1)  # an admin, while the session stays
+            with pytest.raises(OverQuota):
+                await mail.append("INBOX", message(2))
+            assert lookups == 1
+        async with store.account(USER) as mail:  # a delivery: the new limit, read on entry
+            with pytest.raises(OverQuota):
+                await mail.append("INBOX", message(3))
+    finally:
+        await store.close()
+
+
 async def test_closing_the_quiet_connection_does_not_wake_idle_sessions(tmp_path: Path) -> None:
     store = await open_store(tmp_path, idle_seconds=0.2)
     try:

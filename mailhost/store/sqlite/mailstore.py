@@ -254,6 +254,7 @@ class SqliteMailStore:
         self._changed = asyncio.Event()
         self.observer: StoreObserver | None = None
         self.quota_source: QuotaSource | None = None  # reads the current limits, if set
+        self._limits_current = False  # quota_* read from the directory this loop iteration
         # PRAGMA max_page_count for every connection this store opens (tests use it to fill
         # the "disk"); the pragma lasts only as long as a connection, and connections come
         # and go with use.
@@ -670,7 +671,24 @@ class SqliteMailStore:
     async def refresh_quota(self) -> None:
         """Re-read the limits: an admin may change them while a client stays logged in."""
         if self.quota_source is not None:
-            self.quota_bytes, self.quota_messages = await self.quota_source()
+            self.set_limits(*await self.quota_source())
+
+    def set_limits(self, quota_bytes: int, quota_messages: int) -> None:
+        """Limits just read from the directory; appends use them until the loop moves on.
+
+        A delivery enters the account (which reads the user, limits included) and appends in
+        the same loop iteration; reading them again cost a directory lookup (two stats) per
+        message. The mark is cleared by the next iteration (which does not block while that
+        callback waits), so an append in a later one, such as IMAP APPEND in a long session,
+        reads them again.
+        """
+        self.quota_bytes, self.quota_messages = quota_bytes, quota_messages
+        if not self._limits_current:
+            self._limits_current = True
+            asyncio.get_running_loop().call_soon(self._limits_read_long_ago)
+
+    def _limits_read_long_ago(self) -> None:
+        self._limits_current = False
 
     @staticmethod
     def _check_quota(conn: Conn, limits: tuple[int, int], adding_bytes: int,
@@ -687,7 +705,8 @@ class SqliteMailStore:
             raise OverQuota("message count quota exceeded")
 
     async def _limits(self) -> tuple[int, int]:
-        await self.refresh_quota()
+        if not self._limits_current:
+            await self.refresh_quota()
         return self.quota_bytes, self.quota_messages
 
     # -- append (group commit) ---------------------------------------------------------------
