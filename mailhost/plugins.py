@@ -56,11 +56,46 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+class _PluginManager(pluggy.PluginManager):
+    """A PluginManager that counts the changes to its plugins (see :attr:`changes`).
+
+    pluggy changes a hook's implementations only in ``register`` and ``unregister``
+    (``set_blocked`` and entry-point loading go through them), so :class:`PluginHost` may
+    keep each hook's list until the count moves, whoever called them.
+    """
+
+    changes = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            return super().register(plugin, name)
+        finally:
+            self.changes += 1
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self.changes += 1
+
+
+@dataclass(frozen=True)
+class _Impl:
+    """What calling one implementation needs, read from pluggy's HookImpl once."""
+
+    function: Any
+    argnames: tuple[str, ...]
+    plugin_name: str
+    is_async: bool  # ``async def``: its result is awaited without looking at it first
+
+
 class PluginHost:
     """Owns the PluginManager and calls hooks as notify, collect or decide."""
 
     def __init__(self, config: Config, extra_plugins: Iterable[tuple[str, object]] = ()) -> None:
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm = _PluginManager(hookspecs.PROJECT)
+        # hook name -> (pm.changes when read, its implementations in calling order)
+        self._impl_cache: dict[str, tuple[int, tuple[_Impl, ...]]] = {}
         self.pm.add_hookspecs(hookspecs)
         for module_name in BUILTIN_PLUGINS:
             self.pm.register(importlib.import_module(module_name), name=module_name)
@@ -108,23 +143,41 @@ class PluginHost:
         self.pm.register(plugin, name=name)
 
     def has_implementations(self, hook_name: str) -> bool:
-        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+        return bool(self._impls(hook_name))
 
-    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+    def _impls(self, hook_name: str) -> tuple[_Impl, ...]:
+        """The hook's implementations in calling order, kept until a plugin comes or goes.
+
+        Reading them from pluggy copied and reversed a list on every call (a few calls per
+        delivery and login).
+        """
+        cached = self._impl_cache.get(hook_name)
+        if cached is not None and cached[0] == self.pm.changes:
+            return cached[1]
         caller = getattr(self.pm.hook, hook_name)
         # pluggy calls the list back to front: later registrations and tryfirst run first.
-        return list(reversed(caller.get_hookimpls()))
+        impls = tuple(
+            _Impl(impl.function, tuple(impl.argnames), impl.plugin_name,
+                  inspect.iscoroutinefunction(impl.function))
+            for impl in reversed(caller.get_hookimpls()))
+        self._impl_cache[hook_name] = (self.pm.changes, impls)
+        return impls
 
     @staticmethod
-    def _call(impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> Any:
-        return impl.function(*(kwargs[name] for name in impl.argnames))
+    def _call(impl: _Impl, kwargs: Mapping[str, Any]) -> Any:
+        return impl.function(*[kwargs[name] for name in impl.argnames])
+
+    @staticmethod
+    def _must_await(impl: _Impl, result: Any) -> bool:
+        """Whether an implementation answered with an awaitable (an ``async def`` always)."""
+        return impl.is_async or (result is not None and inspect.isawaitable(result))
 
     async def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Run every implementation; log (never raise) a plugin's exception."""
         for impl in self._impls(hook_name):
             try:
                 result = self._call(impl, kwargs)
-                if inspect.isawaitable(result):
+                if self._must_await(impl, result):
                     await result
             except Exception:
                 log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)
@@ -146,7 +199,7 @@ class PluginHost:
         for impl in self._impls(hook_name):
             try:
                 result = self._call(impl, kwargs)
-                if inspect.isawaitable(result):
+                if self._must_await(impl, result):
                     result = await result
             except Exception as exc:
                 log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)

@@ -234,11 +234,32 @@ async def finish_even_if_cancelled(coro: Coroutine[Any, Any, T]) -> T:
     connection inside a transaction; a delivery that has its data is finished instead, and the
     cancellation is re-raised afterwards.
     """
-    task = asyncio.ensure_future(coro)
+    outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(_report(coro, outcome))
     _running.add(task)
     task.add_done_callback(_running.discard)
     try:
-        return await asyncio.shield(task)
+        return await outcome
     except asyncio.CancelledError:
         await asyncio.wait({task})
         raise
+
+
+async def _report(coro: Coroutine[Any, Any, T], outcome: asyncio.Future[T]) -> None:
+    """Run ``coro`` and resolve ``outcome`` from inside its task, as its last step.
+
+    Its caller then wakes on the next loop iteration; with ``asyncio.shield(task)`` it woke
+    two iterations later (the task's done callback, then the shield's). A cancelled caller
+    has cancelled ``outcome``, which is then left alone.
+    """
+    try:
+        result = await coro
+    except Exception as exc:
+        if not outcome.done():
+            outcome.set_exception(exc)
+        return
+    except BaseException:  # the task itself was cancelled (shutdown), or the process exits
+        outcome.cancel()
+        raise
+    if not outcome.done():
+        outcome.set_result(result)

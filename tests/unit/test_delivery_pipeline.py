@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from mailhost.delivery.pipeline import (
     Transaction,
     deliver_all,
     deliver_each,
+    finish_even_if_cancelled,
     store_error_reply,
 )
 from mailhost.delivery.recipients import (
@@ -30,11 +33,13 @@ from mailhost.delivery.recipients import (
 from mailhost.delivery.trace import TraceInfo
 from mailhost.hookspecs import hookimpl
 from mailhost.store.interface import (
+    MailboxInfo,
     MessageRef,
     OverQuota,
     StorageFull,
     TemporaryStoreError,
 )
+from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.store import NoSuchAccount
 from mailhost.testing.server import cap_at_current_size, lift_page_cap
 
@@ -309,3 +314,84 @@ async def test_deleted_account_between_rcpt_and_data(app: App) -> None:
 def test_transaction_is_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         txn().sender = "x"  # type: ignore[misc]
+
+
+# -- a client hanging up mid-delivery ---------------------------------------------------------
+
+
+async def test_finish_even_if_cancelled_passes_results_and_errors_through() -> None:
+    async def answer() -> str:
+        await asyncio.sleep(0)
+        return "250"
+
+    async def broken() -> str:
+        await asyncio.sleep(0)
+        raise RuntimeError("bug")
+
+    assert await finish_even_if_cancelled(answer()) == "250"
+    with pytest.raises(RuntimeError, match="bug"):
+        await finish_even_if_cancelled(broken())
+
+
+async def test_a_cancelled_caller_waits_for_the_delivery_then_is_cancelled() -> None:
+    release = asyncio.Event()
+    steps: list[str] = []
+
+    async def delivery() -> str:
+        steps.append("started")
+        await release.wait()
+        steps.append("finished")
+        return "250"
+
+    caller = asyncio.ensure_future(finish_even_if_cancelled(delivery()))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    await asyncio.sleep(0.01)
+    assert not caller.done() and steps == ["started"]  # still waiting for the delivery
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["started", "finished"]
+
+
+async def test_a_delivery_cancelled_itself_cancels_its_caller() -> None:
+    started = asyncio.Event()
+
+    async def delivery() -> str:
+        started.set()
+        await asyncio.sleep(10)
+        return "250"
+
+    caller = asyncio.ensure_future(finish_even_if_cancelled(delivery()))
+    await started.wait()
+    [inner] = [t for t in asyncio.all_tasks() if t is not caller
+               and t is not asyncio.current_task()]
+    inner.cancel()  # as at shutdown
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(caller, 5)
+
+
+async def test_hanging_up_during_the_commit_stores_once_and_reports_it(
+        app: App, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_commit, go_on = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    insert = SqliteMailStore._insert_message
+
+    def slow_insert(self: SqliteMailStore, *args: Any) -> tuple[MailboxInfo, Any]:
+        loop.call_soon_threadsafe(in_commit.set)
+        assert go_on.wait(10)
+        return insert(self, *args)
+
+    monkeypatch.setattr(SqliteMailStore, "_insert_message", slow_insert)
+    caller = asyncio.ensure_future(finish_even_if_cancelled(
+        deliver_each(app, txn(Recipient(ALICE, ALICE)), CONTENT)))
+    await asyncio.wait_for(in_commit.wait(), 10)
+    caller.cancel()  # the client hung up while its message is being stored
+    await asyncio.sleep(0.01)
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(caller, 10)
+    monkeypatch.setattr(SqliteMailStore, "_insert_message", insert)
+    assert len(await messages(app, ALICE)) == 1
+    [(ref, _protocol)] = policy.stored  # the pipeline saw it stored, and told the plugins
+    assert (ref.mailbox, ref.uid) == ("INBOX", 1)

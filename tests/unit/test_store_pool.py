@@ -181,6 +181,73 @@ async def test_a_cancelled_caller_does_not_let_the_next_one_in_early(tmp_path: P
         await store.close()
 
 
+async def test_an_append_cancelled_during_its_commit_is_stored_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            in_commit, go_on = asyncio.Event(), threading.Event()
+            loop = asyncio.get_running_loop()
+            insert = SqliteMailStore._insert_message
+
+            def slow_insert(self: SqliteMailStore, *args: Any) -> Any:
+                loop.call_soon_threadsafe(in_commit.set)
+                assert go_on.wait(10)
+                return insert(self, *args)
+
+            monkeypatch.setattr(SqliteMailStore, "_insert_message", slow_insert)
+            generation = mail.generation
+            first = asyncio.ensure_future(mail.append("INBOX", message(1)))
+            await asyncio.wait_for(in_commit.wait(), 10)
+            queued = asyncio.ensure_future(mail.append("INBOX", message(2)))
+            await asyncio.sleep(0.01)
+            first.cancel()
+            queued.cancel()  # waiting for the lock: never stored
+            go_on.set()
+            for task in (first, queued):
+                with pytest.raises(asyncio.CancelledError):
+                    await asyncio.wait_for(task, 10)
+            monkeypatch.setattr(SqliteMailStore, "_insert_message", insert)
+            _info, meta = await mail.append("INBOX", message(3))
+            assert meta.uid == 2  # the cancelled one's message took UID 1, and only it
+            assert mail.generation - generation == 2  # both commits announced
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None and inbox.messages == 2
+            await mail.run(assert_consistent)
+    finally:
+        await store.close()
+
+
+async def test_limits_read_on_entry_serve_that_moment_and_are_read_again_later(
+        tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    try:
+        await store.directory.set_quota(USER, 0, 2)
+        async with store.account(USER) as mail:
+            source = mail.quota_source
+            assert source is not None
+            lookups = 0
+
+            async def counted() -> tuple[int, int]:
+                nonlocal lookups
+                lookups += 1
+                return await source()
+
+            mail.quota_source = counted
+            await mail.append("INBOX", message(1))  # entered just now: no second lookup
+            assert lookups == 0
+            await asyncio.sleep(0)
+            await store.directory.set_quota(USER, 0, 1)  # an admin, while the session stays
+            with pytest.raises(OverQuota):
+                await mail.append("INBOX", message(2))
+            assert lookups == 1
+        async with store.account(USER) as mail:  # a delivery: the new limit, read on entry
+            with pytest.raises(OverQuota):
+                await mail.append("INBOX", message(3))
+    finally:
+        await store.close()
+
+
 async def test_closing_the_quiet_connection_does_not_wake_idle_sessions(tmp_path: Path) -> None:
     store = await open_store(tmp_path, idle_seconds=0.2)
     try:

@@ -191,6 +191,16 @@ def transaction(conn: Conn, body: Callable[[Conn], T]) -> T:
     return result
 
 
+def _settle(result: asyncio.Future[T], outcome: T | BaseException) -> None:
+    """Resolve ``result`` with a pool job's outcome, unless its caller was cancelled."""
+    if result.done():
+        return
+    if isinstance(outcome, BaseException):
+        result.set_exception(outcome)
+    else:
+        result.set_result(outcome)
+
+
 @dataclass
 class _Append:
     """One queued APPEND/delivery, waiting for the transaction that will hold it."""
@@ -244,6 +254,7 @@ class SqliteMailStore:
         self._changed = asyncio.Event()
         self.observer: StoreObserver | None = None
         self.quota_source: QuotaSource | None = None  # reads the current limits, if set
+        self._limits_current = False  # quota_* read from the directory this loop iteration
         # PRAGMA max_page_count for every connection this store opens (tests use it to fill
         # the "disk"); the pragma lasts only as long as a connection, and connections come
         # and go with use.
@@ -271,27 +282,44 @@ class SqliteMailStore:
         must call :meth:`after_commit` afterwards.
         """
         await self._serial.acquire()
-        return await asyncio.shield(self._submit(fn))
+        return await self._locked_run(fn)
 
-    def _submit(
-        self, fn: Callable[[Conn], T],
-        then: Callable[[asyncio.Future[T]], None] | None = None,
-    ) -> asyncio.Future[T]:
-        """Start ``fn`` on a pool thread; the caller holds ``_serial``.
+    def _locked_run(self, fn: Callable[[Conn], T]) -> asyncio.Future[T]:
+        """Start ``fn`` on a pool thread (the caller holds ``_serial``); its result to await.
 
-        The lock is released when ``fn`` has finished, not when its caller stops waiting: a
-        cancelled caller must not let the next function onto a connection still in use.
+        A caller cancelled meanwhile cancels only the future it awaits: ``fn`` runs on, and
+        the lock is released when ``fn`` has finished (see :meth:`_submit`).
         """
+        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._submit(fn, partial(_settle, result))
+        return result
+
+    def _submit(self, fn: Callable[[Conn], T], then: Callable[[T | BaseException], None]) -> None:
+        """Run ``fn`` on a pool thread, then ``then(its result or error)`` on the event loop;
+        the caller holds ``_serial``, released after ``then``.
+
+        The worker hands the outcome to the loop itself, in one ``call_soon_threadsafe``:
+        ``executor.submit`` + ``wrap_future`` cost three loop iterations (copy the state, run
+        the done callbacks, wake the waiter) before a caller ran again. The lock is released
+        when ``fn`` has finished, not when its caller stops waiting: a cancelled caller must
+        not let the next function onto a connection still in use.
+        """
+        loop = asyncio.get_running_loop()
+
+        def work() -> None:
+            outcome: T | BaseException
+            try:
+                outcome = self._call(fn)
+            except BaseException as exc:  # handed to the caller, as a future would
+                outcome = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(self._finished, then, outcome)
+
         try:
-            inner: asyncio.Future[T] = asyncio.wrap_future(
-                self.pool.executor.submit(self._call, fn))
+            self.pool.executor.submit(work)
         except BaseException:
             self._serial.release()
             raise
-        if then is not None:
-            inner.add_done_callback(then)
-        inner.add_done_callback(self._finished)
-        return inner
 
     def _call(self, fn: Callable[[Conn], T]) -> T:
         conn = self._conn
@@ -318,18 +346,21 @@ class SqliteMailStore:
             conn.execute(f"PRAGMA max_page_count = {int(self.max_page_count)}")
         return conn
 
-    def _finished(self, inner: asyncio.Future[Any]) -> None:
-        if not inner.cancelled():
-            inner.exception()  # the caller may be gone; its error is not "never retrieved"
-        self._last_used = time.monotonic()
-        if self._conn is not None:
-            self.pool.used(self)
-            if self._close_timer is None:
-                self._close_timer = asyncio.get_running_loop().call_later(
-                    self.pool.idle_seconds, self._idle_check)
-        else:
-            self.pool.closed(self)
-        self._serial.release()
+    def _finished(self, then: Callable[[T | BaseException], None],
+                  outcome: T | BaseException) -> None:
+        """On the event loop once a pool job is over: report it, then free the connection."""
+        try:
+            then(outcome)
+        finally:
+            self._last_used = time.monotonic()
+            if self._conn is not None:
+                self.pool.used(self)
+                if self._close_timer is None:
+                    self._close_timer = asyncio.get_running_loop().call_later(
+                        self.pool.idle_seconds, self._idle_check)
+            else:
+                self.pool.closed(self)
+            self._serial.release()
 
     def _idle_check(self) -> None:
         self._close_timer = None
@@ -356,7 +387,7 @@ class SqliteMailStore:
         if self._conn is None:
             self._serial.release()
             return
-        await asyncio.shield(self._submit(self._drop))
+        await self._locked_run(self._drop)
 
     def _drop(self, conn: Conn) -> None:
         self._conn = None
@@ -640,7 +671,24 @@ class SqliteMailStore:
     async def refresh_quota(self) -> None:
         """Re-read the limits: an admin may change them while a client stays logged in."""
         if self.quota_source is not None:
-            self.quota_bytes, self.quota_messages = await self.quota_source()
+            self.set_limits(*await self.quota_source())
+
+    def set_limits(self, quota_bytes: int, quota_messages: int) -> None:
+        """Limits just read from the directory; appends use them until the loop moves on.
+
+        A delivery enters the account (which reads the user, limits included) and appends in
+        the same loop iteration; reading them again cost a directory lookup (two stats) per
+        message. The mark is cleared by the next iteration (which does not block while that
+        callback waits), so an append in a later one, such as IMAP APPEND in a long session,
+        reads them again.
+        """
+        self.quota_bytes, self.quota_messages = quota_bytes, quota_messages
+        if not self._limits_current:
+            self._limits_current = True
+            asyncio.get_running_loop().call_soon(self._limits_read_long_ago)
+
+    def _limits_read_long_ago(self) -> None:
+        self._limits_current = False
 
     @staticmethod
     def _check_quota(conn: Conn, limits: tuple[int, int], adding_bytes: int,
@@ -657,7 +705,8 @@ class SqliteMailStore:
             raise OverQuota("message count quota exceeded")
 
     async def _limits(self) -> tuple[int, int]:
-        await self.refresh_quota()
+        if not self._limits_current:
+            await self.refresh_quota()
         return self.quota_bytes, self.quota_messages
 
     # -- append (group commit) ---------------------------------------------------------------
@@ -702,7 +751,10 @@ class SqliteMailStore:
             batch, self._appends = self._appends, []
             self._submit(partial(self._store_batch, batch, limits),
                          partial(self._appended, batch))
-        return await asyncio.shield(item.done)
+        # Not shielded: a caller cancelled now cancels only its own ``done``. Its message is
+        # in a batch that runs on (stored or not, as if the caller had stayed); _appended
+        # skips a cancelled ``done``.
+        return await item.done
 
     @staticmethod
     def _prepare(item: _Append) -> _Prepared:
@@ -806,19 +858,14 @@ class SqliteMailStore:
         return info, meta
 
     def _appended(self, batch: list[_Append],
-                  inner: asyncio.Future[list[AppendOutcome]]) -> None:
+                  result: list[AppendOutcome] | BaseException) -> None:
         """Hand each caller its outcome (on the event loop, after the COMMIT)."""
-        error = inner.exception() if not inner.cancelled() else asyncio.CancelledError()
-        outcomes: list[AppendOutcome] = [error] * len(batch) if error else inner.result()
+        outcomes = [result] * len(batch) if isinstance(result, BaseException) else result
         stored: list[tuple[MailboxInfo, MessageMeta]] = []
         for item, outcome in zip(batch, outcomes, strict=True):
-            if item.done.done():
-                continue
-            if isinstance(outcome, BaseException):
-                item.done.set_exception(outcome)
-            else:
-                item.done.set_result(outcome)
-                stored.append(outcome)
+            if not isinstance(outcome, BaseException):
+                stored.append(outcome)  # announced even if its caller was cancelled
+            _settle(item.done, outcome)
         if stored:
             self.after_commit()
             for info, meta in stored:

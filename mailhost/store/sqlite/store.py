@@ -89,8 +89,8 @@ class SqliteStore:
                     raise
                 entry = self._open[user.address] = _OpenAccount(mail, user.id)
                 self._next_sweep = 0.0
-            entry.store.quota_bytes = user.quota_bytes
-            entry.store.quota_messages = user.quota_messages
+            # Read when this call began: an append made now uses them (see set_limits).
+            entry.store.set_limits(user.quota_bytes, user.quota_messages)
             entry.users += 1
             entry.idle_since = None
             now = time.monotonic()
