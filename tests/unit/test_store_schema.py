@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+import mailhost.store.sqlite.db as db_module
 from mailhost.store.interface import StoreError
 from mailhost.store.sqlite.db import DurabilityError, open_database
 
@@ -56,3 +59,44 @@ async def test_a_failed_migration_leaves_the_old_schema(tmp_path: Path) -> None:
     db = await open_database(path, [V1])
     assert await (await db.execute("PRAGMA user_version")).fetchone() == (1,)
     await db.close()
+
+
+def test_a_migration_done_by_another_process_meanwhile_is_not_repeated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This connection reads version 0, then another process migrates the file before this one
+    # takes the write lock: the step must be skipped, not fail on "table item already exists".
+    path = tmp_path / "x.sqlite"
+    db_module.connect(path, [V1, V2]).close()  # "the other process", already done
+    real = db_module._user_version
+    seen: list[int] = []
+
+    def _stale_once(conn: sqlite3.Connection) -> int:
+        value = 0 if not seen else real(conn)
+        seen.append(value)
+        return value
+
+    monkeypatch.setattr(db_module, "_user_version", _stale_once)
+
+    conn = db_module.connect(path, [V1, V2])
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert seen[0] == 0 and seen[-1] == 2  # it did read the stale version first
+    finally:
+        conn.close()
+
+
+def _open_account(path: str) -> str:
+    from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
+    try:
+        db_module.connect(Path(path), ACCOUNT_MIGRATIONS).close()
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_processes_opening_a_new_account_at_once_all_succeed(tmp_path: Path) -> None:
+    # The first mail to a new account can reach the server and `mailhost deliver` together.
+    paths = [str(tmp_path / f"{n}.sqlite") for n in range(6)]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.map(_open_account, [p for p in paths for _ in range(4)])
+    assert results == ["ok"] * len(results)

@@ -89,21 +89,34 @@ def _configure(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path) -> None:
+def _user_version(conn: sqlite3.Connection) -> int:
     row = conn.execute("PRAGMA user_version").fetchone()
-    version = int(row[0]) if row else 0
-    if version > len(migrations):
-        raise StoreError(
-            f"{path}: schema version {version} is newer than this mailhost knows "
-            f"({len(migrations)}); upgrade mailhost instead of downgrading it"
-        )
-    for number in range(version, len(migrations)):
-        step = migrations[number]
+    return int(row[0]) if row else 0
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path) -> None:
+    """Apply the migrations the file lacks, one transaction each.
+
+    Several processes may open a new or old file at once (the server and ``mailhost deliver``
+    run by the MTA for the first mail to a new account): each step re-reads the version
+    under the write lock and applies only what is still missing, so the one that loses the
+    race finds the work done instead of failing on "table already exists".
+    """
+    while True:
+        version = _user_version(conn)
+        if version > len(migrations):
+            raise StoreError(
+                f"{path}: schema version {version} is newer than this mailhost knows "
+                f"({len(migrations)}); upgrade mailhost instead of downgrading it"
+            )
+        if version == len(migrations):
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(step):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+            if _user_version(conn) == version:  # nobody migrated since the read above
+                for statement in _statements(migrations[version]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
