@@ -28,7 +28,7 @@ from bench.mailhost_server import MailhostServer, provides_lmtp
 from bench.messages import MessageFactory
 from bench.profiling import Profiler, summarise
 from bench.report import Results, table, write
-from bench.servers import BenchServer, address
+from bench.servers import BenchServer, address, settle
 from bench.workloads import all_workloads
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -93,6 +93,7 @@ def _run_workload(workload: Workload, servers: Sequence[BenchServer], ctx: Conte
     for server in servers:
         started = time.monotonic()
         workload.prepare(server, ctx)
+        settle(server)
         if time.monotonic() - started > 1:
             _say(f"  prepared {server.name} in {time.monotonic() - started:.1f}s")
     for round_no in range(1, ctx.rounds + 1):
@@ -111,8 +112,11 @@ def _run_workload(workload: Workload, servers: Sequence[BenchServer], ctx: Conte
                 values = workload.run(server, ctx, round_no)
                 if profile is not None and workload.read_only:
                     _repeat_for_samples(workload, server, ctx, round_no)
+            waited, after = settle(server)
+            values[f"{workload.name}.cpu_after_round_s"] = after
             results.add_round(workload.name, workload.metrics, server.name, values)
-            _say(f"  round {round_no} {server.name}: {_short(values)}")
+            _say(f"  round {round_no} {server.name}: {_short(values)}"
+                 + (f" (settled in {waited:.1f}s)" if waited > 1 else ""))
             if profile is not None:
                 summary = summarise(profile.output)
                 path = profile.output.with_suffix(".summary.txt")

@@ -118,14 +118,20 @@ async def store(
 ) -> Reply:
     """Append ``message`` to the recipient's folder and tell the plugins, or map the failure."""
     assert recipient.account is not None
+    # The server parses delivered mail after the commit (see store/sqlite/bodies.py); the
+    # local delivery agent, another process, parses it at once, since the server would not
+    # learn of its pending bodies before it next opens the account.
+    later = txn.trace.protocol != "deliver"
     try:
         async with app.store.account(recipient.account) as mail:
             try:
-                info, meta = await mail.append(decision.folder, message, decision.flags)
+                info, meta = await mail.append(decision.folder, message, decision.flags,
+                                               analyse_later=later)
             except MailboxNotFound:  # a folder a plugin named that does not exist yet
                 with contextlib.suppress(MailboxExists):
                     await mail.create_mailbox(decision.folder)
-                info, meta = await mail.append(decision.folder, message, decision.flags)
+                info, meta = await mail.append(decision.folder, message, decision.flags,
+                                               analyse_later=later)
     except Exception as exc:
         reply = store_error_reply(exc)
         if isinstance(exc, StoreError):  # expected: full, locked, quota, a plugin's bad folder

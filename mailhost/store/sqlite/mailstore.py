@@ -24,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mailhost.mime import MessageAnalysis, analyse, searchable_text
 from mailhost.store.events import EventKind, StoreEvent, StoreObserver
 from mailhost.store.flags import (
     decode_keywords,
@@ -47,6 +46,14 @@ from mailhost.store.interface import (
     TemporaryStoreError,
 )
 from mailhost.store.names import validate_mailbox_name
+from mailhost.store.sqlite.bodies import (
+    Analysed,
+    analyse_for_store,
+    has_pending,
+    insert_body,
+    pending_bodies,
+    store_analyses,
+)
 from mailhost.store.sqlite.db import connect, file_state
 from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.pool import DatabasePool
@@ -55,6 +62,11 @@ from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 log = logging.getLogger("mailhost.store")
 
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
+# Deferred analysis of delivered mail (bodies.py) starts once the account has had no work for
+# this long, and takes this many bodies per transaction, so a delivery waits for one chunk at
+# most (~64 x 0.1-0.5 ms).
+ANALYSIS_DELAY = 0.05
+ANALYSIS_CHUNK = 64
 FOREIGN_POLL_SECONDS = 1.0  # how often a waiter looks for commits by other processes
 
 QuotaSource = Callable[[], Awaitable[tuple[int, int]]]
@@ -72,7 +84,6 @@ def _placeholders(n: int) -> str:
 
 
 _USES_BODY = re.compile(r"\bb\.")  # a search condition naming the body table's alias
-_X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.M)
 
 
 def normalise_line_endings(raw: bytes) -> bytes:
@@ -82,18 +93,6 @@ def normalise_line_endings(raw: bytes) -> bytes:
     if raw and not raw.endswith(b"\r\n"):
         raw += b"\r\n"
     return raw
-
-
-def x_uidl_of(header: bytes) -> str | None:
-    """A migrated message's old POP3 UIDL, if its header carries a valid X-UIDL."""
-    match = _X_UIDL.search(header)
-    return match.group(1).decode("ascii") if match else None
-
-
-def _analyse_for_store(raw: bytes) -> tuple[MessageAnalysis, str]:
-    """Everything parsed once at store time (on the database thread, with the insert)."""
-    analysis = analyse(raw)
-    return analysis, searchable_text(raw, analysis.tree).casefold()
 
 
 # SQLite result codes that mean "not now" rather than "never": the disk (or max_page_count) is
@@ -118,15 +117,6 @@ def temporary_error(exc: BaseException) -> TemporaryStoreError | None:
     if primary in _TEMPORARY_CODES:
         return TemporaryStoreError(f"temporary store failure: {exc}")
     return None
-
-
-def _wall_clock(moment: datetime) -> float:
-    """The Date: header's time as written, its zone dropped, as epoch seconds.
-
-    SENTBEFORE/SENTON/SENTSINCE compare the date as written, "disregarding time and
-    timezone" (RFC 3501 §6.4.4); the UTC instant would move 23:30 -0800 to the next day.
-    """
-    return moment.replace(tzinfo=UTC).timestamp()
 
 
 def internal_day(ts: float, tz_minutes: int) -> int:
@@ -212,6 +202,7 @@ class _Append:
     done: asyncio.Future[tuple[MailboxInfo, MessageMeta]]
     prepared: concurrent.futures.Future[_Prepared] | None = None
     """The analysis, started on another database thread while the account was busy."""
+    analyse_later: bool = False  # store the bytes now, the analysis after (see bodies.py)
 
 
 @dataclass
@@ -220,8 +211,7 @@ class _Prepared:
 
     mailbox: str
     raw: bytes
-    analysis: MessageAnalysis
-    text: str
+    analysed: Analysed | None  # None: analysed after the commit (see bodies.py)
     bits: int
     keywords: str
     flags: tuple[str, ...]
@@ -269,6 +259,11 @@ class SqliteMailStore:
         self._appends: list[_Append] = []  # waiting for the next group commit
         self._waiters = 0
         self._watcher: asyncio.Task[None] | None = None
+        # Some body of this account waits for its MIME analysis (bodies.py). Set and cleared
+        # on database threads, one job at a time; read on the loop after each job.
+        self._unanalysed = False
+        self._analysis_timer: asyncio.TimerHandle | None = None
+        self._analysing: asyncio.Task[None] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -279,10 +274,11 @@ class SqliteMailStore:
         registered). One call is one hop to a shared database thread however many statements
         ``fn`` runs, and calls for one account run one at a time, so hot paths put a whole read,
         or a whole transaction (:func:`transaction`), in one function. A write through ``run``
-        must call :meth:`after_commit` afterwards.
+        must call :meth:`after_commit` afterwards. Delivered bodies still waiting for their
+        MIME analysis get it first, so ``fn`` never reads a placeholder (see bodies.py).
         """
         await self._serial.acquire()
-        return await self._locked_run(fn)
+        return await self._locked_run(partial(self._analysed_first, fn))
 
     def _locked_run(self, fn: Callable[[Conn], T]) -> asyncio.Future[T]:
         """Start ``fn`` on a pool thread (the caller holds ``_serial``); its result to await.
@@ -344,6 +340,8 @@ class SqliteMailStore:
         register_functions(conn)
         if self.max_page_count is not None:
             conn.execute(f"PRAGMA max_page_count = {int(self.max_page_count)}")
+        if has_pending(conn):  # left by a stop before the background analysis ran
+            self._unanalysed = True
         return conn
 
     def _finished(self, then: Callable[[T | BaseException], None],
@@ -361,6 +359,9 @@ class SqliteMailStore:
             else:
                 self.pool.closed(self)
             self._serial.release()
+            if self._unanalysed and self._analysis_timer is None and self._analysing is None:
+                self._analysis_timer = asyncio.get_running_loop().call_later(
+                    ANALYSIS_DELAY, self._analysis_due)
 
     def _idle_check(self) -> None:
         self._close_timer = None
@@ -372,6 +373,55 @@ class SqliteMailStore:
                 max(wait, 0.1), self._idle_check)
             return
         self.release_connection()
+
+    # -- deferred MIME analysis (bodies.py) -----------------------------------------------
+
+    def _analysed_first(self, fn: Callable[[Conn], T], conn: Conn) -> T:
+        if self._unanalysed:
+            self._analyse_pending(conn)
+        return fn(conn)
+
+    def _analyse_pending(self, conn: Conn, chunks: int | None = None) -> None:
+        """Analyse bodies stored without it, ``ANALYSIS_CHUNK`` per transaction (all of them,
+        or at most ``chunks`` transactions); on a database thread, holding the account.
+
+        A failure (the disk is full) raises :class:`TemporaryStoreError`: a read that needs
+        the analysis fails for now rather than show placeholders.
+        """
+        done_chunks = 0
+        while chunks is None or done_chunks < chunks:
+            pending = pending_bodies(conn, ANALYSIS_CHUNK)
+            if pending:
+                done = [(body_id, raw, analyse_for_store(raw)) for body_id, raw in pending]
+                transaction(conn, partial(store_analyses, done=done))
+                done_chunks += 1
+            if len(pending) < ANALYSIS_CHUNK:
+                self._unanalysed = False
+                return
+
+    def _analysis_due(self) -> None:
+        """Analyse pending bodies once the account is quiet: deliveries go first."""
+        self._analysis_timer = None
+        if not self._unanalysed or self._analysing is not None:
+            return
+        if self._appends or self._serial.locked():
+            self._analysis_timer = asyncio.get_running_loop().call_later(
+                ANALYSIS_DELAY, self._analysis_due)
+            return
+        self._analysing = asyncio.ensure_future(self._analyse_in_background())
+
+    async def _analyse_in_background(self) -> None:
+        try:
+            while self._unanalysed and not self._appends:
+                await self._serial.acquire()
+                await self._locked_run(partial(self._analyse_pending, chunks=1))
+        except Exception as exc:  # retried before the next read, or after the next job
+            log.warning("%s: analysing delivered mail failed: %s", self.account, exc)
+        finally:
+            self._analysing = None
+        if self._unanalysed and self._analysis_timer is None:
+            self._analysis_timer = asyncio.get_running_loop().call_later(
+                ANALYSIS_DELAY, self._analysis_due)
 
     def release_connection(self) -> None:
         """Close the connection once the account's current work is done (reopened on use).
@@ -482,6 +532,13 @@ class SqliteMailStore:
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._analysis_timer is not None:
+            self._analysis_timer.cancel()
+            self._analysis_timer = None
+        if self._analysing is not None:  # its chunk finishes; the rest waits for a reopen
+            self._analysing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._analysing
         await self._serial.acquire()
         try:
             if self._conn is not None:
@@ -713,7 +770,7 @@ class SqliteMailStore:
 
     async def append(
         self, mailbox: str, raw: bytes, flags: Iterable[str] = (),
-        internaldate: datetime | None = None,
+        internaldate: datetime | None = None, analyse_later: bool = False,
     ) -> tuple[MailboxInfo, MessageMeta]:
         """Store one message durably; returns once the commit that holds it is on disk.
 
@@ -721,10 +778,13 @@ class SqliteMailStore:
         and POP3 send and every size reported is the size sent. Appends to this account that
         queue up while a transaction runs go into the next one together (one fsync), each in
         its own savepoint, so one that fails (over quota, no such mailbox) fails alone.
+
+        With ``analyse_later`` (deliveries) the MIME analysis follows the commit, in the
+        background or before the next read (see bodies.py).
         """
         item = _Append(mailbox, raw, tuple(flags), internaldate,
-                       asyncio.get_running_loop().create_future())
-        if self._serial.locked():
+                       asyncio.get_running_loop().create_future(), analyse_later=analyse_later)
+        if self._serial.locked() and not analyse_later:
             # The account's connection is busy (often committing, the GIL released in fsync):
             # analyse the message meanwhile on another thread, so the next group commit only
             # inserts. Queued now, in arrival order; the batch waits for the analysis.
@@ -760,12 +820,12 @@ class SqliteMailStore:
     def _prepare(item: _Append) -> _Prepared:
         raw = normalise_line_endings(item.raw)
         mailbox = validate_mailbox_name(item.mailbox)
-        analysis, text = _analyse_for_store(raw)
+        analysed = None if item.analyse_later else analyse_for_store(raw)
         bits, keywords = split_flags(item.flags)
         when = item.internaldate or datetime.now(UTC).astimezone()
         offset = when.utcoffset() or timedelta(0)
         encoded = encode_keywords(keywords)
-        return _Prepared(mailbox, raw, analysis, text, bits, encoded, flags_of(bits, encoded),
+        return _Prepared(mailbox, raw, analysed, bits, encoded, flags_of(bits, encoded),
                          when.timestamp(), int(offset.total_seconds() // 60))
 
     def _store_batch(self, batch: list[_Append], limits: tuple[int, int],
@@ -822,21 +882,11 @@ class SqliteMailStore:
         box = conn.execute(self._MAILBOX_SQL + "WHERE name = ?", (message.mailbox,)).fetchone()
         if box is None:
             raise MailboxNotFound(f"no mailbox {message.mailbox!r}")
-        raw, analysis, fields = message.raw, message.analysis, message.analysis.fields
+        raw = message.raw
         self._check_quota(conn, limits, len(raw), 1)
-        cursor = conn.execute(
-            "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, "
-            "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, "
-            "x_uidl, sent_date) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (len(raw), analysis.header_end, analysis.envelope, analysis.bodystructure,
-             analysis.body, analysis.tree_json, fields.from_, fields.to, fields.cc,
-             fields.bcc, fields.subject, fields.message_id or "",
-             x_uidl_of(raw[:analysis.header_end]),
-             _wall_clock(fields.sent_date) if fields.sent_date else None),
-        )
-        body_id = cursor.lastrowid
-        conn.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)", (body_id, raw))
-        conn.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)", (body_id, message.text))
+        body_id = insert_body(conn, raw, message.analysed)
+        if message.analysed is None:
+            self._unanalysed = True
         mailbox_id, uid, modseq, now = box[0], box[3], box[4] + 1, time.time()
         conn.execute(
             "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "

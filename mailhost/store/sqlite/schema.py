@@ -168,4 +168,11 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
         UPDATE account_state SET used_bytes = used_bytes + NEW.size - OLD.size WHERE id = 1;
     END;
     """,
+    # 4: a delivered message may be stored before its MIME analysis (envelope, structure,
+    # search fields, body_text), which then follows in the background or before the next
+    # read (see SqliteMailStore._analyse_pending); analysed = 0 marks such a body.
+    """
+    ALTER TABLE body ADD COLUMN analysed INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX body_unanalysed ON body(id) WHERE analysed = 0;
+    """,
 )
