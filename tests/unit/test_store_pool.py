@@ -290,3 +290,79 @@ async def test_a_full_disk_fails_the_whole_group_with_a_retry_later(tmp_path: Pa
             await mail.run(assert_consistent)
     finally:
         await store.close()
+
+
+async def test_appends_arriving_during_a_commit_follow_it_in_the_same_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stream of appends: later group commits run back to back on the database thread
+    (fewer jobs than transactions), in the order of the calls."""
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            await mail.append("INBOX", message(0))
+            batches: list[int] = []
+            jobs: list[object] = []
+            real_batch, real_submit = mail._store_batch, mail._submit
+
+            def slow_batch(batch: list[Any], conn: sqlite3.Connection) -> Any:
+                time.sleep(0.004)  # appends pile up meanwhile
+                batches.append(len(batch))
+                return real_batch(batch, conn)
+
+            def counting_submit(fn: Any, then: Any) -> None:
+                jobs.append(fn)
+                real_submit(fn, then)
+
+            monkeypatch.setattr(mail, "_store_batch", slow_batch)
+            monkeypatch.setattr(mail, "_submit", counting_submit)
+            calls = []
+            for n in range(1, 41):
+                calls.append(asyncio.ensure_future(mail.append("INBOX", message(n))))
+                await asyncio.sleep(0.001)
+            results = await asyncio.gather(*calls)
+            assert [meta.uid for _info, meta in results] == list(range(2, 42))
+            assert sum(batches) == 40 and len(batches) > 2
+            assert len(jobs) < len(batches)
+            await mail.run(assert_consistent)
+    finally:
+        await store.close()
+
+
+async def test_a_read_waits_for_a_few_commits_of_a_stream_of_appends_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailhost.store.sqlite import mailstore
+
+    monkeypatch.setattr(mailstore, "CHAIN_BATCHES", 2)
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            inbox = await mail.get_mailbox("INBOX")
+            assert inbox is not None
+            real_batch = mail._store_batch
+
+            def slow_batch(batch: list[Any], conn: sqlite3.Connection) -> Any:
+                time.sleep(0.004)
+                return real_batch(batch, conn)
+
+            monkeypatch.setattr(mail, "_store_batch", slow_batch)
+            finished: list[str] = []
+            calls = []
+            read: asyncio.Future[Any] | None = None
+            for n in range(40):
+                call = asyncio.ensure_future(mail.append("INBOX", message(n)))
+                call.add_done_callback(lambda _f, n=n: finished.append(f"append {n}"))
+                calls.append(call)
+                if n == 10:
+                    read = asyncio.ensure_future(mail.messages(inbox.id))
+                    read.add_done_callback(lambda _f: finished.append("read"))
+                await asyncio.sleep(0.001)
+            await asyncio.gather(*calls)
+            assert read is not None
+            seen = await read
+            assert "read" in finished and finished.index("read") < finished.index("append 39")
+            assert [meta.uid for meta in seen] == list(range(1, len(seen) + 1))
+            await mail.run(assert_consistent)
+    finally:
+        await store.close()

@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 log = logging.getLogger("mailhost.store")
 
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
+CHAIN_BATCHES = 8  # group commits one database job may run back to back (_store_chain)
 # Deferred analysis of delivered mail (bodies.py) starts once the account has had no work for
 # this long, and takes this many bodies per transaction, so a delivery waits for one chunk at
 # most (~64 x 0.1-0.5 ms).
@@ -200,6 +202,7 @@ class _Append:
     flags: tuple[str, ...]
     internaldate: datetime | None
     done: asyncio.Future[tuple[MailboxInfo, MessageMeta]]
+    limits: tuple[int, int]  # (quota bytes, quota messages) as read when it was queued
     prepared: concurrent.futures.Future[_Prepared] | None = None
     """The analysis, started on another database thread while the account was busy."""
     analyse_later: bool = False  # store the bytes now, the analysis after (see bodies.py)
@@ -211,6 +214,7 @@ class _Prepared:
 
     mailbox: str
     raw: bytes
+    limits: tuple[int, int]
     analysed: Analysed | None  # None: analysed after the commit (see bodies.py)
     bits: int
     keywords: str
@@ -256,7 +260,13 @@ class SqliteMailStore:
         self._last_used = 0.0
         self._close_timer: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
-        self._appends: list[_Append] = []  # waiting for the next group commit
+        # Appends waiting for the next group commit, and whether a running batch job will
+        # take them when its commit is done (_store_chain); both under _queue_lock, since that
+        # job reads them on its database thread.
+        self._appends: list[_Append] = []
+        self._chaining = False
+        self._queue_lock = threading.Lock()
+        self._draining: set[asyncio.Task[None]] = set()  # see _chain_finished
         self._waiters = 0
         self._watcher: asyncio.Task[None] | None = None
         # Some body of this account waits for its MIME analysis (bodies.py). Set and cleared
@@ -539,6 +549,8 @@ class SqliteMailStore:
             self._analysing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._analysing
+        if self._draining:  # appends a chain left queued: they get the lock first
+            await asyncio.gather(*self._draining, return_exceptions=True)
         await self._serial.acquire()
         try:
             if self._conn is not None:
@@ -782,39 +794,105 @@ class SqliteMailStore:
         With ``analyse_later`` (deliveries) the MIME analysis follows the commit, in the
         background or before the next read (see bodies.py).
         """
+        limits = await self._limits()
         item = _Append(mailbox, raw, tuple(flags), internaldate,
-                       asyncio.get_running_loop().create_future(), analyse_later=analyse_later)
+                       asyncio.get_running_loop().create_future(), limits,
+                       analyse_later=analyse_later)
         if self._serial.locked() and not analyse_later:
             # The account's connection is busy (often committing, the GIL released in fsync):
             # analyse the message meanwhile on another thread, so the next group commit only
             # inserts. Queued now, in arrival order; the batch waits for the analysis.
             item.prepared = self.pool.executor.submit(self._prepare, item)
-        self._appends.append(item)
-        # Every queued item's caller waits for the lock below, so whoever gets it first
-        # takes everything queued; later callers find their item taken (or done).
+        with self._queue_lock:
+            self._appends.append(item)
+            taken = self._chaining  # the running batch job takes it after its commit
+        if not taken:
+            # Every queued item's caller waits for the lock below, so whoever gets it first
+            # takes everything queued; later callers find their item taken (or done).
+            try:
+                await self._serial.acquire()
+            except BaseException:
+                with self._queue_lock, contextlib.suppress(ValueError):
+                    self._appends.remove(item)
+                raise
+            with self._queue_lock:
+                batch, self._appends = self._appends, []
+                self._chaining = bool(batch)
+            if batch:
+                self._start_chain(batch)
+            else:
+                self._serial.release()
+        # Not shielded: a caller cancelled now cancels only its own ``done``. If its message
+        # is in a batch already, that runs on (stored or not, as if the caller had stayed;
+        # _appended skips a cancelled ``done``); if it still waits in the queue, it goes.
         try:
-            await self._serial.acquire()
-        except BaseException:
-            with contextlib.suppress(ValueError):
+            return await item.done
+        except asyncio.CancelledError:
+            with self._queue_lock, contextlib.suppress(ValueError):
                 self._appends.remove(item)
             raise
-        if not self._appends:
-            self._serial.release()
-        else:
+
+    def _store_chain(self, batch: list[_Append], loop: asyncio.AbstractEventLoop,
+                     conn: Conn) -> tuple[list[_Append], list[AppendOutcome] | BaseException]:
+        """Group commits back to back on this database thread while appends keep arriving.
+
+        After each COMMIT the outcomes go to the loop at once, and whatever was queued
+        meanwhile becomes the next transaction without a round trip through the loop (which
+        cost about as much as the transaction). At most ``CHAIN_BATCHES`` in one job, so
+        reads of this account wait for a few commits at most; the rest is handed back.
+        """
+        for done in range(1, CHAIN_BATCHES + 1):
             try:
-                limits = await self._limits()
-            except BaseException:
-                with contextlib.suppress(ValueError):
-                    self._appends.remove(item)
-                self._serial.release()
-                raise
+                outcomes: list[AppendOutcome] | BaseException = self._store_batch(batch, conn)
+            except Exception as exc:  # reported like a failed batch; later ones still run
+                outcomes = exc
+            with self._queue_lock:
+                if not self._appends or done == CHAIN_BATCHES:
+                    self._chaining = False  # anything queued is left for _chain_finished
+                    return batch, outcomes
+                following, self._appends = self._appends, []
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(self._appended, batch, outcomes)
+            batch = following
+        raise AssertionError("unreachable: the last round returns")
+
+    def _chain_finished(self, first: list[_Append],
+                        result: tuple[list[_Append], list[AppendOutcome] | BaseException]
+                        | BaseException) -> None:
+        """On the loop when a chain's job ends: report its last batch, and start another
+        job for appends it left queued (they wait behind the reads that queued meanwhile)."""
+        if isinstance(result, BaseException):  # the connection could not be opened
+            with self._queue_lock:
+                self._chaining = False
+            self._appended(first, result)
+        else:
+            self._appended(*result)
+        if self._appends:
+            task = asyncio.ensure_future(self._drain_appends())
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+
+    async def _drain_appends(self) -> None:
+        """Group-commit appends that a chain left queued (their callers only wait for them)."""
+        await self._serial.acquire()
+        with self._queue_lock:
             batch, self._appends = self._appends, []
-            self._submit(partial(self._store_batch, batch, limits),
-                         partial(self._appended, batch))
-        # Not shielded: a caller cancelled now cancels only its own ``done``. Its message is
-        # in a batch that runs on (stored or not, as if the caller had stayed); _appended
-        # skips a cancelled ``done``.
-        return await item.done
+            self._chaining = bool(batch)
+        if batch:
+            self._start_chain(batch)
+        else:
+            self._serial.release()
+
+    def _start_chain(self, batch: list[_Append]) -> None:
+        """Submit the group commit of ``batch`` (the caller holds ``_serial``)."""
+        try:
+            self._submit(partial(self._store_chain, batch, asyncio.get_running_loop()),
+                         partial(self._chain_finished, batch))
+        except BaseException as exc:  # the pool is shut down: nothing of it was stored
+            with self._queue_lock:
+                self._chaining = False
+            self._appended(batch, exc)
+            raise
 
     @staticmethod
     def _prepare(item: _Append) -> _Prepared:
@@ -825,11 +903,11 @@ class SqliteMailStore:
         when = item.internaldate or datetime.now(UTC).astimezone()
         offset = when.utcoffset() or timedelta(0)
         encoded = encode_keywords(keywords)
-        return _Prepared(mailbox, raw, analysed, bits, encoded, flags_of(bits, encoded),
-                         when.timestamp(), int(offset.total_seconds() // 60))
+        return _Prepared(mailbox, raw, item.limits, analysed, bits, encoded,
+                         flags_of(bits, encoded), when.timestamp(),
+                         int(offset.total_seconds() // 60))
 
-    def _store_batch(self, batch: list[_Append], limits: tuple[int, int],
-                     conn: Conn) -> list[AppendOutcome]:
+    def _store_batch(self, batch: list[_Append], conn: Conn) -> list[AppendOutcome]:
         """Analyse, then insert each message in its own savepoint, then one COMMIT."""
         outcomes: list[AppendOutcome] = []
         prepared: list[tuple[int, _Prepared]] = []
@@ -854,7 +932,7 @@ class SqliteMailStore:
             for n, message in prepared:
                 conn.execute("SAVEPOINT append")
                 try:
-                    outcomes[n] = self._insert_message(conn, message, limits)
+                    outcomes[n] = self._insert_message(conn, message)
                 except Exception as exc:
                     if not conn.in_transaction:  # SQLite rolled it all back (full, I/O error)
                         lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
@@ -877,13 +955,13 @@ class SqliteMailStore:
             raise
         return outcomes
 
-    def _insert_message(self, conn: Conn, message: _Prepared,
-                        limits: tuple[int, int]) -> tuple[MailboxInfo, MessageMeta]:
+    def _insert_message(self, conn: Conn,
+                        message: _Prepared) -> tuple[MailboxInfo, MessageMeta]:
         box = conn.execute(self._MAILBOX_SQL + "WHERE name = ?", (message.mailbox,)).fetchone()
         if box is None:
             raise MailboxNotFound(f"no mailbox {message.mailbox!r}")
         raw = message.raw
-        self._check_quota(conn, limits, len(raw), 1)
+        self._check_quota(conn, message.limits, len(raw), 1)
         body_id = insert_body(conn, raw, message.analysed)
         if message.analysed is None:
             self._unanalysed = True
