@@ -62,21 +62,32 @@ class ImapClient(StreamClient):
 
     async def read_response(self) -> bytes:
         """One response line, literals inlined."""
+        async with asyncio.timeout(self.timeout):
+            return await self._response()
+
+    async def _response(self) -> bytes:
         parts: list[bytes] = []
         while True:
-            line = await asyncio.wait_for(self.reader.readuntil(b"\r\n"), self.timeout)
+            line = await self.reader.readuntil(b"\r\n")
             parts.append(line)
             match = _LITERAL.search(line)
             if match is None:
                 return b"".join(parts)
-            parts.append(await asyncio.wait_for(
-                self.reader.readexactly(int(match.group(1))), self.timeout))
+            parts.append(await self.reader.readexactly(int(match.group(1))))
 
     async def read_until_tagged(self, tag: bytes, reply: Reply | None = None) -> Reply:
-        reply = reply or Reply()
+        """The untagged responses up to the tagged one, which must be OK.
+
+        One timeout for the whole command: ``wait_for`` per line made a task per line, which
+        cost the client ~8 us of a ~10 us line and hid the servers' own speed.
+        """
+        async with asyncio.timeout(self.timeout):
+            return await self._until_tagged(tag, reply or Reply())
+
+    async def _until_tagged(self, tag: bytes, reply: Reply) -> Reply:
         prefix = tag + b" "
         while True:
-            line = await self.read_response()
+            line = await self._response()
             if line.startswith(prefix):
                 status, _, text = line[len(prefix):].partition(b" ")
                 reply.status, reply.text = status, text.rstrip()

@@ -23,8 +23,12 @@ class LmtpClient(StreamClient):
 
     async def reply(self, expect: bytes) -> bytes:
         """Read one (possibly multi-line) reply; its code must start with ``expect``."""
+        async with asyncio.timeout(self.timeout):
+            return await self._reply(expect)
+
+    async def _reply(self, expect: bytes) -> bytes:
         while True:
-            line = await asyncio.wait_for(self.reader.readuntil(b"\r\n"), self.timeout)
+            line = await self.reader.readuntil(b"\r\n")
             if not line[:1] == expect:
                 raise LmtpError(line[:200].decode("latin-1"))
             if line[3:4] != b"-":
@@ -34,11 +38,12 @@ class LmtpClient(StreamClient):
         """One message to one recipient, MAIL/RCPT/DATA pipelined (PIPELINING)."""
         self.writer.write(b"MAIL FROM:<" + sender.encode() + b">\r\nRCPT TO:<"
                           + recipient.encode() + b">\r\nDATA\r\n")
-        await self.reply(b"2")
-        await self.reply(b"2")
-        await self.reply(b"3")
-        self.writer.write(dot_stuff(raw))
-        await self.reply(b"2")
+        async with asyncio.timeout(self.timeout):  # one for the transaction, no task per line
+            await self._reply(b"2")
+            await self._reply(b"2")
+            await self._reply(b"3")
+            self.writer.write(dot_stuff(raw))
+            await self._reply(b"2")
 
     async def quit(self) -> None:
         try:

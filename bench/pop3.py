@@ -19,7 +19,8 @@ class Pop3Client(StreamClient):
         return client
 
     async def _status(self) -> bytes:
-        line = await asyncio.wait_for(self.reader.readuntil(b"\r\n"), self.timeout)
+        async with asyncio.timeout(self.timeout):
+            line = await self.reader.readuntil(b"\r\n")
         if not line.startswith(b"+OK"):
             raise Pop3Error(line[:200].decode("latin-1"))
         return line
@@ -32,9 +33,14 @@ class Pop3Client(StreamClient):
         """A command with a multi-line answer; returns the body, dot-stuffing left as sent.
 
         POP3 here is lockstep, so the terminator is the last thing received. The CRLF that
-        ended the status line is put in front so an empty body is found as well.
+        ended the status line is put in front so an empty body is found as well. One timeout
+        for the whole reply (as in bench/imap.py: no task per read).
         """
         await self.command(line)
+        async with asyncio.timeout(self.timeout):
+            return await self._body()
+
+    async def _body(self) -> bytes:
         buf = bytearray(b"\r\n")
         start = 0
         while True:
@@ -44,7 +50,7 @@ class Pop3Client(StreamClient):
                     raise Pop3Error("data after the end of a multi-line reply")
                 return bytes(buf[2:end + 2])
             start = max(len(buf) - 4, 0)
-            chunk = await asyncio.wait_for(self.reader.read(1 << 18), self.timeout)
+            chunk = await self.reader.read(1 << 18)
             if not chunk:
                 raise Pop3Error("connection closed in a multi-line reply")
             buf += chunk
