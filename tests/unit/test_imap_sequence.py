@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -60,6 +61,16 @@ def test_membership() -> None:
     assert [n for n in range(1, 14) if sequence.contains(n, 12)] == [2, 3, 4, 10, 11, 12]
     assert list(sequence.iter_values(12)) == [2, 3, 4, 10, 11, 12]
     assert sequence.select([1, 3, 5, 11, 13], 12) == [3, 11]
+
+
+def test_one_range_selects_a_slice_of_the_candidates_own_type() -> None:
+    uids = array("I", [1, 3, 5, 11, 13])
+    one = SequenceSet.parse(b"3:*").select(uids, 13)
+    assert isinstance(one, array) and list(one) == [3, 5, 11, 13]
+    assert list(SequenceSet.parse(b"1:*").select(uids, 13)) == list(uids)
+    assert list(SequenceSet.parse(b"6:10").select(uids, 13)) == []
+    several = SequenceSet.parse(b"1,11:12").select(uids, 13)
+    assert list(several) == [1, 11]
 
 
 def test_format_uid_set() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -118,8 +118,11 @@ class SelectedMailbox:
         else:
             self.recent_ranges.append((low, high))
 
-    def resolve(self, sequence: SequenceSet, uid: bool) -> list[int]:
-        """UIDs named by a sequence set (by UID or by sequence number), ascending."""
+    def resolve(self, sequence: SequenceSet, uid: bool) -> Sequence[int]:
+        """UIDs named by a sequence set (by UID or by sequence number), ascending.
+
+        One range comes back as a slice of the UID array (see SequenceSet.select).
+        """
         if uid:
             # ``*`` in a UID set is the largest UID in use; with no messages it is UIDNEXT-1.
             top = self.max_uid or self.info.uidnext - 1
@@ -127,6 +130,8 @@ class SelectedMailbox:
         if sequence.saved:
             return [u for u in self.saved_search if self.seq_of(u) is not None]
         ranges = sequence.resolve(self.exists)
+        if len(ranges) == 1 and ranges[0][0] >= 1 and ranges[0][1] <= self.exists:
+            return self.uids[ranges[0][0] - 1:ranges[0][1]]
         out: list[int] = []
         for low, high in ranges:
             if low < 1 or high > self.exists:

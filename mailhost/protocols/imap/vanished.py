@@ -35,9 +35,8 @@ async def vanished_since(
     """
     gone = await mail.expunged_since(mailbox_id, modseq)
     if gone is not None:
-        if within is not None:
-            gone = within.select(gone, uidnext - 1)
-        return SequenceSet.from_values(gone).ranges if gone else ()
+        told = within.select(gone, uidnext - 1) if within is not None else gone
+        return SequenceSet.from_values(told).ranges if told else ()
     last = uidnext - 1
     wanted = within.resolve(last) if within is not None else ((1, last),)
     floor = _matching_floor(match, current) if match is not None else 0

@@ -28,8 +28,8 @@ HEADER_BLOB = "(SELECT substr(r.raw, 1, b.header_end) FROM body_raw r WHERE r.bo
 class SearchScope:
     """Session state the search needs: how to turn sequence sets into UIDs."""
 
-    resolve_sequence: Callable[[Any], list[int]]  # SequenceSet -> UIDs (by seq number)
-    resolve_uids: Callable[[Any], list[int]]  # SequenceSet -> UIDs (by UID)
+    resolve_sequence: Callable[[Any], Sequence[int]]  # SequenceSet -> UIDs (by seq number)
+    resolve_uids: Callable[[Any], Sequence[int]]  # SequenceSet -> UIDs (by UID)
     recent: set[int] = field(default_factory=set)
 
 

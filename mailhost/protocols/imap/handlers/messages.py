@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mailhost.connection import IdleTimeout
 from mailhost.linebuffer import LineTooLong
@@ -242,7 +242,7 @@ async def move(session: ImapSession, command: cmd.Move) -> None:
     session.tagged(command.tag, b"OK", "MOVE completed")
 
 
-async def _expunge_deleted(session: ImapSession, only: list[int] | None) -> None:
+async def _expunge_deleted(session: ImapSession, only: Sequence[int] | None) -> None:
     mail = session.require_mail()
     box = session.require_selected()
     # Only messages this session knows of: one delivered meanwhile is not the client's to
