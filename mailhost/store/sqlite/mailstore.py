@@ -815,13 +815,7 @@ class SqliteMailStore:
                 with self._queue_lock, contextlib.suppress(ValueError):
                     self._appends.remove(item)
                 raise
-            with self._queue_lock:
-                batch, self._appends = self._appends, []
-                self._chaining = bool(batch)
-            if batch:
-                self._start_chain(batch)
-            else:
-                self._serial.release()
+            self._commit_queued()
         # Not shielded: a caller cancelled now cancels only its own ``done``. If its message
         # is in a batch already, that runs on (stored or not, as if the caller had stayed;
         # _appended skips a cancelled ``done``); if it still waits in the queue, it goes.
@@ -875,6 +869,11 @@ class SqliteMailStore:
     async def _drain_appends(self) -> None:
         """Group-commit appends that a chain left queued (their callers only wait for them)."""
         await self._serial.acquire()
+        self._commit_queued()
+
+    def _commit_queued(self) -> None:
+        """Start a group commit of everything queued, or release ``_serial`` (which the
+        caller holds) if another caller's commit has taken it all already."""
         with self._queue_lock:
             batch, self._appends = self._appends, []
             self._chaining = bool(batch)

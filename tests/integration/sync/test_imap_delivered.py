@@ -9,28 +9,9 @@ import smtplib
 from mailhost.testing.server import MailhostTestServer
 from tests.integration.helpers import ALICE
 from tests.integration.sync.conftest import Connect
+from tests.unit.test_store_deferred_analysis import message
 
-MESSAGE = (
-    "From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.test>\r\n"
-    f"To: Alice <{ALICE}>\r\n"
-    "Subject: =?utf-8?b?w4RwZmVs?= und Birnen\r\n"
-    "Date: Tue, 16 Jan 2024 19:45:27 +0100\r\n"
-    "Message-ID: <delivered@example.test>\r\n"
-    "MIME-Version: 1.0\r\n"
-    'Content-Type: multipart/mixed; boundary="b"\r\n'
-    "\r\n"
-    "--b\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Transfer-Encoding: quoted-printable\r\n"
-    "\r\n"
-    "Gr=C3=BC=C3=9Fe vom quokka\r\n"
-    "--b\r\n"
-    'Content-Type: application/pdf; name="a.pdf"\r\n'
-    "Content-Transfer-Encoding: base64\r\n"
-    "\r\n"
-    "JVBERi0xLjQK\r\n"
-    "--b--\r\n"
-).encode()
+MESSAGE = message(7)  # multipart, RFC 2047 words, quoted-printable and base64 parts
 
 
 def structure(lines: list[bytes]) -> list[bytes]:
@@ -48,9 +29,9 @@ def test_delivered_mail_reads_as_appended_mail_at_once(
     session = connect()  # straight away: the background analysis may not have run yet
     session.append(b"INBOX", MESSAGE)
     assert session.ok(b"UID SEARCH TEXT quokka") == [b"* SEARCH 1 2 3"]
-    assert session.ok(b"UID SEARCH FROM jurgen SUBJECT birnen") == [b"* SEARCH 1 2 3"]
+    assert session.ok(b'UID SEARCH FROM jurgen TO ann BODY "number 7"') == [b"* SEARCH 1 2 3"]
     fetched = structure(session.ok(b"UID FETCH 1:3 (ENVELOPE BODYSTRUCTURE)"))
     assert len(fetched) == 3 and fetched[0] == fetched[1] == fetched[2], fetched
     assert b'("application" "pdf" ("name" "a.pdf") NIL NIL "base64"' in fetched[0]
     assert b'("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable"' in fetched[0]
-    assert b'"<delivered@example.test>"' in fetched[0]
+    assert b'"<7@example.test>"' in fetched[0]
