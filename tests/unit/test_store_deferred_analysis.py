@@ -13,7 +13,9 @@ from mailhost.auth.passwords import hash_password
 from mailhost.protocols.imap import searchkeys as sk
 from mailhost.store.interface import TemporaryStoreError
 from mailhost.store.sqlite import mailstore
+from mailhost.store.sqlite.db import connect
 from mailhost.store.sqlite.mailstore import SqliteMailStore
+from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 from mailhost.store.sqlite.search import SearchScope, compile_search
 from mailhost.store.sqlite.store import SqliteStore
 
@@ -188,5 +190,40 @@ async def test_a_body_expunged_before_its_analysis_is_simply_gone(
                 conn.execute("DELETE FROM message WHERE uid = 3")
             assert pending_in(path) == 0  # the body went with its last message
             assert await search_uids(mail, sk.TextContains("quokka")) == [2]
+    finally:
+        await store.close()
+
+
+async def test_mail_stored_before_migration_4_counts_as_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upgrade does not re-analyse existing mail: its bodies were analysed when stored."""
+    store = await SqliteStore.open(tmp_path)
+    await store.directory.add_user(USER, hash_password("pw"))
+    async with store.account(USER) as mail:
+        path = mail.path
+    await store.close()
+    path.unlink()  # the account file again, as version 3 left it, with one analysed message
+    conn = connect(path, ACCOUNT_MIGRATIONS[:3])
+    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 2)")
+    conn.execute("INSERT INTO mailbox(id, name, uidvalidity, created_at) "
+                 "VALUES (1, 'INBOX', 1, 0)")
+    conn.execute("INSERT INTO body(id, size, header_end, envelope, bodystructure, body_simple, "
+                 "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id) "
+                 "VALUES (1, 10, 0, '', '', '', '', 'old@x.test', '', '', '', '', '')")
+    conn.execute("INSERT INTO message(mailbox_id, uid, body_id, modseq, internaldate, savedate, "
+                 "size) VALUES (1, 1, 1, 1, 0, 0, 10)")
+    conn.execute("UPDATE mailbox SET uidnext = 2")
+    conn.commit()
+    conn.close()
+    analysed: list[int] = []
+    monkeypatch.setattr(mailstore, "analyse_for_store",
+                        lambda raw: analysed.append(len(raw)))  # must not be called
+    store = await SqliteStore.open(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            assert pending_in(path) == 0
+            assert await search_uids(mail, sk.HeaderContains("from", "old@")) == [1]
+            assert analysed == []
     finally:
         await store.close()
