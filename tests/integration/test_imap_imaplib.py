@@ -262,3 +262,28 @@ def test_noop_reports_other_sessions_changes(users: MailhostTestServer) -> None:
     assert ok(watcher.fetch("1:*", "UID")) == [b"1 (UID 1)", b"2 (UID 3)"]
     watcher.logout()
     actor.logout()
+
+
+def test_a_subscription_outlives_delete_and_follows_rename(alice: imaplib.IMAP4) -> None:
+    """RFC 3501 §6.3.6/§6.3.9, RFC 9051 §6.3.7, RFC 5258 §3.4: DELETE leaves the name
+    subscribed (LSUB \\Noselect, LIST (SUBSCRIBED) \\NonExistent); re-creating the mailbox
+    finds it subscribed again; RENAME takes the subscription along."""
+    ok(alice.create("Lists/python"))
+    ok(alice.subscribe("Lists/python"))
+    ok(alice.delete("Lists/python"))
+    assert ok(alice.lsub('""', "Lists/*")) == [b'(\\Noselect) "/" Lists/python']
+    assert ok(alice.list('(SUBSCRIBED) ""', "*")) == [
+        b'(\\HasNoChildren \\Subscribed) "/" INBOX',
+        b'(\\NonExistent \\Subscribed) "/" Lists/python']
+    # Not selected by SUBSCRIBED, a missing name is not listed (RFC 5258 §3.2).
+    assert ok(alice.list('""', "Lists/*")) == [None]
+    ok(alice.create("Lists/python"))
+    assert ok(alice.lsub('""', "Lists/*")) == [b'() "/" Lists/python']
+    assert ok(alice.list('""', "Lists/*")) == [b'(\\HasNoChildren) "/" Lists/python']
+    ok(alice.rename("Lists", "Groups"))
+    assert ok(alice.lsub('""', "*")) == [b'() "/" Groups/python', b'() "/" INBOX']
+    ok(alice.subscribe("Elsewhere"))  # no such mailbox yet: subscribed all the same
+    assert ok(alice.list('(SUBSCRIBED) ""', "E*")) == [
+        b'(\\NonExistent \\Subscribed) "/" Elsewhere']
+    ok(alice.unsubscribe("Elsewhere"))
+    assert ok(alice.lsub('""', "E*")) == [None]

@@ -460,7 +460,8 @@ async def test_rfc3501_rename(app: App) -> None:
 
 async def test_rfc3501_subscribe_unsubscribe_lsub(app: App) -> None:
     """§6.3.6, §6.3.7, §6.3.9, with "/" where the RFC's news server used ".": a "%" that
-    stops above subscribed names returns their unsubscribed parent as \\Noselect."""
+    stops above subscribed names returns their unsubscribed parent as \\Noselect. A name
+    with no mailbox can be subscribed (RFC 9051 §6.3.7) and LSUB shows it \\Noselect."""
     await replay(app, LOGGED_IN + r"""
         C: A000 CREATE news/comp/mail/mime
         S: A000 OK CREATE completed
@@ -484,7 +485,10 @@ async def test_rfc3501_subscribe_unsubscribe_lsub(app: App) -> None:
         S: \* LSUB \(\) "/" news/comp/mail/misc
         S: A007 OK LSUB completed
         C: A008 SUBSCRIBE nosuchbox
-        S: A008 NO .*
+        S: A008 OK SUBSCRIBE completed
+        C: A009 LSUB "" nosuch%
+        S: \* LSUB \(\\Noselect\) "/" nosuchbox
+        S: A009 OK LSUB completed
     """)
 
 

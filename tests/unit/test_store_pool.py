@@ -130,7 +130,7 @@ async def test_commit_by_another_process_wakes_a_waiter_without_a_connection(
             await asyncio.sleep(0.1)
             assert mail.path is not None
             other = sqlite3.connect(mail.path, isolation_level=None)  # another process's view
-            other.execute("UPDATE mailbox SET subscribed = 0 WHERE id = ?", (inbox.id,))
+            other.execute("DELETE FROM subscription WHERE name = ?", (inbox.name,))
             other.close()
             assert await asyncio.wait_for(waiter, 5)
     finally:

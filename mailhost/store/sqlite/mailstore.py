@@ -58,7 +58,7 @@ from mailhost.store.sqlite.bodies import (
 from mailhost.store.sqlite.db import connect, file_state
 from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.pool import DatabasePool
-from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
+from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS, SUBSCRIBED_SQL
 
 log = logging.getLogger("mailhost.store")
 
@@ -586,18 +586,21 @@ class SqliteMailStore:
         conn.execute("UPDATE account_state SET next_uidvalidity = ? WHERE id = 1",
                      (uidvalidity + 1,))
         cursor = conn.execute(
-            "INSERT INTO mailbox(name, uidvalidity, subscribed, special_use, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, uidvalidity, int(subscribed), special_use, time.time()),
+            "INSERT INTO mailbox(name, uidvalidity, special_use, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (name, uidvalidity, special_use, time.time()),
         )
+        if subscribed:
+            conn.execute("INSERT OR IGNORE INTO subscription(name) VALUES (?)", (name,))
         return int(cursor.lastrowid or 0)
 
     # -- mailboxes ---------------------------------------------------------------------------
 
-    # The counters are kept by triggers (schema step 3): reading a mailbox is one row.
+    # The counters are kept by triggers (schema step 3): reading a mailbox is one row, plus
+    # one primary-key probe of the subscription table (schema step 5).
     _MAILBOX_SQL = (
-        "SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
-        "messages, unseen, size FROM mailbox "
+        "SELECT id, name, uidvalidity, uidnext, highestmodseq, " + SUBSCRIBED_SQL + ", "
+        "special_use, messages, unseen, size FROM mailbox "
     )
 
     @staticmethod
@@ -698,6 +701,7 @@ class SqliteMailStore:
             for box_id, box_name in children:
                 conn.execute("UPDATE mailbox SET name = ? WHERE id = ?",
                              (new + box_name[len(old):], box_id))
+            self._rename_subscriptions(conn, old, new)
         await self._write(rename)
         self._emit("mailbox_renamed", old, new_name=new)
 
@@ -719,11 +723,35 @@ class SqliteMailStore:
                      (first + len(rows), modseq, target_id))
         self._record_expunged(conn, source_id, [r[1] for r in rows])
 
+    @staticmethod
+    def _rename_subscriptions(conn: Conn, old: str, new: str) -> None:
+        """Subscriptions follow a renamed mailbox and its children, as in Dovecot.
+
+        The RFCs do not say; moving them keeps a client's folder list as it was, while
+        leaving them would show the old names as \\NonExistent and the new ones unsubscribed.
+        A subscription already held under a new name stays (INSERT OR IGNORE).
+        """
+        rows = conn.execute(
+            "SELECT name FROM subscription WHERE name = ? OR substr(name, 1, ?) = ?",
+            (old, len(old) + 1, old + "/"),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute("DELETE FROM subscription WHERE name = ?", (name,))
+            conn.execute("INSERT OR IGNORE INTO subscription(name) VALUES (?)",
+                         (new + name[len(old):],))
+
     async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        """Add or remove a name; the mailbox need not exist (RFC 9051 §6.3.7, RFC 5258)."""
         name = validate_mailbox_name(name)
-        await self.run(lambda conn: conn.execute(
-            "UPDATE mailbox SET subscribed = ? WHERE name = ?", (int(subscribed), name)))
+        sql = ("INSERT OR IGNORE INTO subscription(name) VALUES (?)" if subscribed
+               else "DELETE FROM subscription WHERE name = ?")
+        await self.run(lambda conn: conn.execute(sql, (name,)))
         self.after_commit()
+
+    async def list_subscriptions(self) -> list[str]:
+        """Subscribed names in order, including names with no mailbox (RFC 3501 §6.3.9)."""
+        rows = await self._all("SELECT name FROM subscription ORDER BY name")
+        return [str(row[0]) for row in rows]
 
     async def set_special_use(self, name: str, special_use: str | None) -> None:
         name = validate_mailbox_name(name)

@@ -175,4 +175,17 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE body ADD COLUMN analysed INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX body_unanalysed ON body(id) WHERE analysed = 0;
     """,
+    # 5: subscriptions are names, not mailbox rows (RFC 3501 §6.3.6, RFC 9051 §6.3.7): they
+    # survive DELETE and may name a mailbox that does not exist. mailbox.subscribed stays
+    # (SQLite cannot drop a column cheaply) but is no longer read or written.
+    """
+    CREATE TABLE subscription (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    INSERT INTO subscription(name) SELECT name FROM mailbox WHERE subscribed = 1;
+    """,
 )
+
+# MailboxInfo.subscribed for a row of ``mailbox``: a primary-key probe (schema step 5), cheap
+# enough for the row every append reads.
+SUBSCRIBED_SQL = "EXISTS (SELECT 1 FROM subscription WHERE subscription.name = mailbox.name)"

@@ -27,6 +27,7 @@ from mailhost.store.flags import DELETED, SEEN
 from mailhost.store.interface import MailboxInfo
 from mailhost.store.sqlite.changes import wal_index_header
 from mailhost.store.sqlite.mailstore import claim_recent_in
+from mailhost.store.sqlite.schema import SUBSCRIBED_SQL
 
 if TYPE_CHECKING:
     from mailhost.store.sqlite.mailstore import SqliteMailStore
@@ -161,8 +162,9 @@ class Selection:
     first_recent: int  # UIDs from here on are \Recent for this session
 
 
-_MAILBOX_ROW = ("SELECT id, name, uidvalidity, uidnext, highestmodseq, subscribed, special_use, "
-                "first_recent_uid, expunged_floor, unseen, size FROM mailbox WHERE name = ?")
+_MAILBOX_ROW = ("SELECT id, name, uidvalidity, uidnext, highestmodseq, " + SUBSCRIBED_SQL
+                + ", special_use, first_recent_uid, expunged_floor, unseen, size "
+                "FROM mailbox WHERE name = ?")
 
 
 def _selection(row: tuple[Any, ...], snap: _Snapshot, first_recent: int) -> Selection:

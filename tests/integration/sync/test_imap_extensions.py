@@ -68,3 +68,22 @@ def test_searchres_saves_what_rfc_5182_says_and_tracks_expunges(
     failed = wire.command(b"SEARCH RETURN (SAVE) 1:9")  # only four messages now
     assert failed[-1].split(b" ")[1] == b"BAD"
     assert wire.ok(b"FETCH $ (UID)") == []  # a failed SAVE leaves "$" empty
+
+
+def test_list_subscribed_shows_a_deleted_parent_as_nonexistent(connect: Connect) -> None:
+    """RFC 5258 §3.4: a subscribed name whose mailbox was deleted (its child stays) is
+    listed \\NonExistent; plain LIST still shows the level as \\Noselect."""
+    wire = connect(select=None)
+    wire.ok(b"CREATE Team/notes")
+    wire.ok(b"SUBSCRIBE Team")
+    wire.ok(b"DELETE Team")
+    assert wire.ok(b'LIST (SUBSCRIBED) "" "T*"') == [
+        b'* LIST (\\NonExistent \\HasChildren \\Subscribed) "/" Team']
+    # Only selected by SUBSCRIBED is a missing name listed; "%" stopping above a mailbox
+    # returns the level, which RETURN (SUBSCRIBED) then marks.
+    assert wire.ok(b'LIST "" "T*" RETURN (SUBSCRIBED)') == [
+        b'* LIST (\\HasNoChildren) "/" Team/notes']
+    assert wire.ok(b'LIST "" "T%" RETURN (SUBSCRIBED)') == [
+        b'* LIST (\\NonExistent \\HasChildren \\Subscribed) "/" Team']
+    assert wire.ok(b'LIST "" "T%"') == [b'* LIST (\\Noselect \\HasChildren) "/" Team']
+    assert wire.ok(b'LSUB "" "T*"') == [b'* LSUB (\\Noselect) "/" Team']

@@ -148,9 +148,9 @@ async def rename(session: ImapSession, command: cmd.Rename) -> None:
 
 
 async def subscribe(session: ImapSession, command: cmd.Subscribe) -> None:
+    """A name with no mailbox is subscribed too: RFC 3501 §6.3.6 only allows checking, and
+    RFC 9051 §6.3.7 / RFC 5258 list such names (a client may create the mailbox later)."""
     mail = session.require_mail()
-    if await mail.get_mailbox(command.mailbox) is None:
-        raise MailboxNotFound(command.mailbox)
     await mail.set_subscribed(command.mailbox, True)
     await session.complete(command)
 
@@ -161,12 +161,24 @@ async def unsubscribe(session: ImapSession, command: cmd.Unsubscribe) -> None:
     await session.complete(command)
 
 
-def _visible(session: ImapSession, boxes: list[MailboxInfo]) -> list[MailboxInfo]:
+def _hidden(session: ImapSession) -> set[str]:
     hidden: set[str] = set()
     for names in session.app.plugins.collect("mailhost_hidden_mailboxes", app=session.app,
                                              username=session.username):
         hidden.update(names)
+    return hidden
+
+
+def _visible(session: ImapSession, boxes: list[MailboxInfo]) -> list[MailboxInfo]:
+    hidden = _hidden(session)
     return [box for box in boxes if box.name not in hidden]
+
+
+async def _subscriptions(session: ImapSession) -> set[str]:
+    """Subscribed names a plugin does not hide, with or without a mailbox."""
+    hidden = _hidden(session)
+    return {name for name in await session.require_mail().list_subscriptions()
+            if name not in hidden}
 
 
 async def list_(session: ImapSession, command: cmd.List) -> None:
@@ -182,28 +194,37 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
     recursive = cmd.ListSelect.RECURSIVEMATCH in command.selection
     show_subscribed = select_subscribed or cmd.ListReturn.SUBSCRIBED in command.return_options
     patterns = [canonical_pattern(command.reference, p) for p in command.patterns]
+    subscribed = await _subscriptions(session) if show_subscribed else set()
     entries: dict[str, MailboxInfo | None] = {}
     if not (select_subscribed or select_special):
         for pattern in patterns:
             entries.update(dict.fromkeys(hierarchy_gaps(names, pattern)))
+    if select_subscribed:  # RFC 5258 §3.4: subscribed names with no mailbox are listed too
+        entries.update(dict.fromkeys(
+            name for name in subscribed.difference(names)
+            if any(matches(name, pattern) for pattern in patterns)))
     entries.update((box.name, box) for box in boxes
                    if any(matches(box.name, pattern) for pattern in patterns))
     for name, found in sorted(entries.items()):
-        if found is None:
-            session.untagged(b'LIST (\\Noselect \\HasChildren) "/" ' + mailbox_name(name))
+        if found is None:  # a level above mailboxes, or a subscription without a mailbox
+            if name not in subscribed:
+                attributes = ["\\Noselect", "\\HasChildren"]
+            else:  # RFC 5258 §3.4: \\NonExistent (which implies \\Noselect)
+                children = ["\\HasChildren"] if has_children(name, names) else []
+                attributes = ["\\NonExistent", *children, "\\Subscribed"]
+            session.untagged(b"LIST " + flag_list(attributes) + b' "/" ' + mailbox_name(name))
             continue
         box = found
         child_info = b""
-        if select_subscribed and not box.subscribed:
-            subscribed_child = any(other.subscribed and other.name.startswith(box.name + "/")
-                                   for other in boxes)
+        if select_subscribed and box.name not in subscribed:
+            subscribed_child = any(other.startswith(box.name + "/") for other in subscribed)
             if not (recursive and subscribed_child):
                 continue
             child_info = b' ("CHILDINFO" ("SUBSCRIBED"))'
         if select_special and not box.special_use:
             continue
         attributes = ["\\HasChildren" if has_children(box.name, names) else "\\HasNoChildren"]
-        if show_subscribed and box.subscribed:
+        if box.name in subscribed:
             attributes.append("\\Subscribed")
         attributes.extend(special_use_attributes(box.special_use))
         session.untagged(b"LIST " + flag_list(attributes) + b' "/" ' + mailbox_name(box.name)
@@ -216,9 +237,11 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
 async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
     mail = session.require_mail()
     pattern = canonical_pattern(command.reference, command.pattern)
-    subscribed = [box.name for box in _visible(session, await mail.list_mailboxes())
-                  if box.subscribed]
-    entries = {name: b"()" for name in subscribed if matches(name, pattern)}
+    # RFC 3501 §6.3.9: a subscription outlives its mailbox; such a name cannot be selected.
+    names = {box.name for box in await mail.list_mailboxes()}
+    subscribed = sorted(await _subscriptions(session))
+    entries = {name: b"()" if name in names else b"(\\Noselect)"
+               for name in subscribed if matches(name, pattern)}
     entries.update(dict.fromkeys(hierarchy_gaps(subscribed, pattern), b"(\\Noselect)"))
     for name, attributes in sorted(entries.items()):
         session.untagged(b"LSUB " + attributes + b' "/" ' + mailbox_name(name))
