@@ -130,14 +130,10 @@ class SelectedMailbox:
         if sequence.saved:
             return [u for u in self.saved_search if self.seq_of(u) is not None]
         ranges = sequence.resolve(self.exists)
-        if len(ranges) == 1 and ranges[0][0] >= 1 and ranges[0][1] <= self.exists:
-            return self.uids[ranges[0][0] - 1:ranges[0][1]]
-        out: list[int] = []
-        for low, high in ranges:
-            if low < 1 or high > self.exists:
-                raise InvalidSequence("message sequence number out of range")
-            out.extend(self.uids[low - 1:high])
-        return out
+        if any(low < 1 or high > self.exists for low, high in ranges):
+            raise InvalidSequence("message sequence number out of range")
+        parts = [self.uids[low - 1:high] for low, high in ranges]
+        return parts[0] if len(parts) == 1 else [uid for part in parts for uid in part]
 
     def flags_line(self, uid: int, flags: bytes, modseq: int | None, with_uid: bool) -> bytes:
         """``* n FETCH (FLAGS ... [UID u] [MODSEQ (m)])``; ``flags`` is the rendered item."""

@@ -369,9 +369,8 @@ class SqliteMailStore:
             else:
                 self.pool.closed(self)
             self._serial.release()
-            if self._unanalysed and self._analysis_timer is None and self._analysing is None:
-                self._analysis_timer = asyncio.get_running_loop().call_later(
-                    ANALYSIS_DELAY, self._analysis_due)
+            if self._analysing is None:
+                self._schedule_analysis()
 
     def _idle_check(self) -> None:
         self._close_timer = None
@@ -409,16 +408,21 @@ class SqliteMailStore:
                 self._unanalysed = False
                 return
 
+    def _schedule_analysis(self) -> None:
+        """Look again in ANALYSIS_DELAY if bodies wait for analysis (one timer at a time)."""
+        if self._unanalysed and self._analysis_timer is None:
+            self._analysis_timer = asyncio.get_running_loop().call_later(
+                ANALYSIS_DELAY, self._analysis_due)
+
     def _analysis_due(self) -> None:
         """Analyse pending bodies once the account is quiet: deliveries go first."""
         self._analysis_timer = None
-        if not self._unanalysed or self._analysing is not None:
+        if self._analysing is not None:
             return
         if self._appends or self._serial.locked():
-            self._analysis_timer = asyncio.get_running_loop().call_later(
-                ANALYSIS_DELAY, self._analysis_due)
-            return
-        self._analysing = asyncio.ensure_future(self._analyse_in_background())
+            self._schedule_analysis()
+        elif self._unanalysed:
+            self._analysing = asyncio.ensure_future(self._analyse_in_background())
 
     async def _analyse_in_background(self) -> None:
         try:
@@ -429,9 +433,7 @@ class SqliteMailStore:
             log.warning("%s: analysing delivered mail failed: %s", self.account, exc)
         finally:
             self._analysing = None
-        if self._unanalysed and self._analysis_timer is None:
-            self._analysis_timer = asyncio.get_running_loop().call_later(
-                ANALYSIS_DELAY, self._analysis_due)
+        self._schedule_analysis()
 
     def release_connection(self) -> None:
         """Close the connection once the account's current work is done (reopened on use).
