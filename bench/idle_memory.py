@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import socket
 import subprocess
@@ -23,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.servers import cpu_seconds
 from mailhost.auth.passwords import hash_password
 from mailhost.store.sqlite.pool import IDLE_SECONDS
 from mailhost.store.sqlite.store import SqliteStore
@@ -63,11 +63,6 @@ def pss_kib(pid: int) -> int:
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def populate(data_dir: Path, accounts: int, messages: int) -> list[str]:
@@ -133,9 +128,9 @@ async def measure(port: int, pid: int, addresses: list[str], connections: int) -
     # Let the watchers settle and the store close the quiet account databases.
     await asyncio.sleep(IDLE_SECONDS + 5)
     after, pss_after = rss_kib(pid), pss_kib(pid)
-    cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+    cpu_start, wall_start = cpu_seconds([pid]), time.monotonic()
     await asyncio.sleep(20)
-    cpu = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - wall_start)
+    cpu = (cpu_seconds([pid]) - cpu_start) / (time.monotonic() - wall_start)
     print(f"accounts: {len(addresses)}, connections in IDLE: {len(opened)} "
           f"(opened, logged in and selected in {took:.1f}s)")
     print(f"server RSS: {before / 1024:.1f} MiB with none, {after / 1024:.1f} MiB with "
