@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -71,65 +72,57 @@ async def search_uids(mail: SqliteMailStore, key: sk.SearchKey) -> list[int]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SqliteStore:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = await SqliteStore.open(tmp_path)
     await store.directory.add_user(USER, hash_password("pw"))
-    return store
+    yield store
+    await store.close()
 
 
 async def test_a_deferred_body_ends_as_an_analysed_one(store: SqliteStore,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Same rows, byte for byte, whether analysed before the insert or after the commit."""
     monkeypatch.setattr(mailstore, "ANALYSIS_DELAY", 3600.0)  # only a read may analyse
-    try:
-        async with store.account(USER) as mail:
-            await mail.create_mailbox("Eager")
-            for n in range(3):
-                await mail.append("INBOX", message(n), analyse_later=True)
-                await mail.append("Eager", message(n))
-            path = mail.path
-            assert pending_in(path) == 3
-            assert await search_uids(mail, sk.TextContains("quokka number 1")) == [2]
-            assert pending_in(path) == 0
-            rows = body_rows(path)
-            assert rows[:3] == rows[3:]
-            assert rows[0][12] == "old-0"  # X-UIDL, known before the analysis too
-    finally:
-        await store.close()
+    async with store.account(USER) as mail:
+        await mail.create_mailbox("Eager")
+        for n in range(3):
+            await mail.append("INBOX", message(n), analyse_later=True)
+            await mail.append("Eager", message(n))
+        path = mail.path
+        assert pending_in(path) == 3
+        assert await search_uids(mail, sk.TextContains("quokka number 1")) == [2]
+        assert pending_in(path) == 0
+        rows = body_rows(path)
+        assert rows[:3] == rows[3:]
+        assert rows[0][12] == "old-0"  # X-UIDL, known before the analysis too
 
 
 async def test_every_read_sees_the_analysis(store: SqliteStore,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mailstore, "ANALYSIS_DELAY", 3600.0)
-    try:
-        async with store.account(USER) as mail:
-            await mail.append("INBOX", message(7), analyse_later=True)
-            box = await mail.get_mailbox("INBOX")
-            assert box is not None
-            (parts,) = await mail.parts(box.id, [1])
-            assert b'"Ann"' in parts.envelope and b"7@example.test" in parts.envelope
-            assert parts.bodystructure.startswith(b'(("text" "plain"')
-            assert parts.header_end == message(7).index(b"\r\n\r\n") + 4
-            assert await search_uids(mail, sk.HeaderContains("subject", "äpfel 7")) == [1]
-    finally:
-        await store.close()
+    async with store.account(USER) as mail:
+        await mail.append("INBOX", message(7), analyse_later=True)
+        box = await mail.get_mailbox("INBOX")
+        assert box is not None
+        (parts,) = await mail.parts(box.id, [1])
+        assert b'"Ann"' in parts.envelope and b"7@example.test" in parts.envelope
+        assert parts.bodystructure.startswith(b'(("text" "plain"')
+        assert parts.header_end == message(7).index(b"\r\n\r\n") + 4
+        assert await search_uids(mail, sk.HeaderContains("subject", "äpfel 7")) == [1]
 
 
 async def test_the_background_analyses_a_quiet_account(store: SqliteStore) -> None:
-    try:
-        async with store.account(USER) as mail:
-            await asyncio.gather(*(mail.append("INBOX", message(n), analyse_later=True)
-                                   for n in range(150)))  # more than one chunk
-            path = mail.path
-            for _ in range(400):  # the store has no event for it: poll, at most 20 s
-                if not pending_in(path):
-                    break
-                await asyncio.sleep(0.05)
-            assert pending_in(path) == 0
-            texts = [row[-1] for row in body_rows(path)]
-            assert all(text and "quokka number" in text for text in texts)
-    finally:
-        await store.close()
+    async with store.account(USER) as mail:
+        await asyncio.gather(*(mail.append("INBOX", message(n), analyse_later=True)
+                               for n in range(150)))  # more than one chunk
+        path = mail.path
+        for _ in range(400):  # the store has no event for it: poll, at most 20 s
+            if not pending_in(path):
+                break
+            await asyncio.sleep(0.05)
+        assert pending_in(path) == 0
+        texts = [row[-1] for row in body_rows(path)]
+        assert all(text and "quokka number" in text for text in texts)
 
 
 async def test_bodies_left_pending_by_a_stop_are_analysed_after_reopening(
@@ -161,37 +154,31 @@ async def test_a_read_fails_for_now_when_the_analysis_cannot_be_written(
     def full(*_args: object, **_kwargs: object) -> None:
         raise TemporaryStoreError("storage full")
 
-    try:
-        async with store.account(USER) as mail:
-            await mail.append("INBOX", message(1), analyse_later=True)
-            monkeypatch.setattr(mailstore, "store_analyses", full)
-            with pytest.raises(TemporaryStoreError):
-                await search_uids(mail, sk.TextContains("quokka"))
-            monkeypatch.undo()
-            assert await search_uids(mail, sk.TextContains("quokka")) == [1]
-    finally:
-        await store.close()
+    async with store.account(USER) as mail:
+        await mail.append("INBOX", message(1), analyse_later=True)
+        monkeypatch.setattr(mailstore, "store_analyses", full)
+        with pytest.raises(TemporaryStoreError):
+            await search_uids(mail, sk.TextContains("quokka"))
+        monkeypatch.undo()
+        assert await search_uids(mail, sk.TextContains("quokka")) == [1]
 
 
 async def test_a_body_expunged_before_its_analysis_is_simply_gone(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(mailstore, "ANALYSIS_DELAY", 3600.0)
-    try:
-        async with store.account(USER) as mail:
-            await mail.append("INBOX", message(1), analyse_later=True)
-            await mail.append("INBOX", message(2), analyse_later=True)
-            box = await mail.get_mailbox("INBOX")
-            assert box is not None
-            assert await mail.expunge(box.id, [1]) == [1]  # a read: analyses both first
-            await mail.append("INBOX", message(3), analyse_later=True)
-            path = mail.path
-            with sqlite3.connect(path) as conn:  # expunged before anyone analysed it
-                conn.execute("DELETE FROM message WHERE uid = 3")
-            assert pending_in(path) == 0  # the body went with its last message
-            assert await search_uids(mail, sk.TextContains("quokka")) == [2]
-    finally:
-        await store.close()
+    async with store.account(USER) as mail:
+        await mail.append("INBOX", message(1), analyse_later=True)
+        await mail.append("INBOX", message(2), analyse_later=True)
+        box = await mail.get_mailbox("INBOX")
+        assert box is not None
+        assert await mail.expunge(box.id, [1]) == [1]  # a read: analyses both first
+        await mail.append("INBOX", message(3), analyse_later=True)
+        path = mail.path
+        with sqlite3.connect(path) as conn:  # expunged before anyone analysed it
+            conn.execute("DELETE FROM message WHERE uid = 3")
+        assert pending_in(path) == 0  # the body went with its last message
+        assert await search_uids(mail, sk.TextContains("quokka")) == [2]
 
 
 async def test_mail_stored_before_migration_4_counts_as_analysed(
