@@ -375,14 +375,14 @@ async def test_hanging_up_during_the_commit_stores_once_and_reports_it(
         app: App, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
     in_commit, go_on = asyncio.Event(), threading.Event()
     loop = asyncio.get_running_loop()
-    insert = SqliteMailStore._insert_message
+    insert = SqliteMailStore._insert_rows
 
     def slow_insert(self: SqliteMailStore, *args: Any) -> tuple[MailboxInfo, Any]:
         loop.call_soon_threadsafe(in_commit.set)
         assert go_on.wait(10)
         return insert(self, *args)
 
-    monkeypatch.setattr(SqliteMailStore, "_insert_message", slow_insert)
+    monkeypatch.setattr(SqliteMailStore, "_insert_rows", slow_insert)
     caller = asyncio.ensure_future(finish_even_if_cancelled(
         deliver_each(app, txn(Recipient(ALICE, ALICE)), CONTENT)))
     await asyncio.wait_for(in_commit.wait(), 10)
@@ -391,7 +391,7 @@ async def test_hanging_up_during_the_commit_stores_once_and_reports_it(
     go_on.set()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(caller, 10)
-    monkeypatch.setattr(SqliteMailStore, "_insert_message", insert)
+    monkeypatch.setattr(SqliteMailStore, "_insert_rows", insert)
     assert len(await messages(app, ALICE)) == 1
     [(ref, _protocol)] = policy.stored  # the pipeline saw it stored, and told the plugins
     assert (ref.mailbox, ref.uid) == ("INBOX", 1)

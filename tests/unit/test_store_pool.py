@@ -57,6 +57,36 @@ async def test_concurrent_appends_share_commits_and_fail_alone(tmp_path: Path) -
         await store.close()
 
 
+async def test_a_group_commit_stores_all_its_messages_with_one_insert(tmp_path: Path) -> None:
+    """Schema step 6: one statement per group, for any number of messages and mailboxes."""
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            await mail.create_mailbox("Lists")
+            statements: list[str] = []
+            await mail.run(lambda conn: conn.set_trace_callback(statements.append))
+            results = await asyncio.gather(*(
+                mail.append("Lists" if n % 3 == 0 else "INBOX", message(n)) for n in range(12)))
+            await mail.run(lambda conn: conn.set_trace_callback(None))
+            commits = statements.count("COMMIT")
+            # SQLite reports the statement again for each step of its trigger: count distinct.
+            inserts = {s for s in statements if s.startswith("INSERT INTO message_insert")}
+            assert len(inserts) == commits < 12  # grouped, and one INSERT for each group
+            assert not [s for s in statements if s.startswith("SAVEPOINT")]
+            lists = [meta.uid for info, meta in results if info.name == "Lists"]
+            inbox = [meta.uid for info, meta in results if info.name == "INBOX"]
+            assert lists == [1, 2, 3, 4] and inbox == list(range(1, 9))
+            last_lists = [info for info, _meta in results if info.name == "Lists"][-1]
+            assert (last_lists.messages, last_lists.uidnext) == (4, 5)
+            assert last_lists == await mail.get_mailbox("Lists")
+            await mail.run(assert_consistent)
+            for info, meta in results:
+                raw = await mail.read_raw(info.id, meta.uid)
+                assert raw is not None and len(raw) == meta.size
+    finally:
+        await store.close()
+
+
 async def test_appends_queued_behind_a_running_transaction_are_analysed_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -188,14 +218,14 @@ async def test_an_append_cancelled_during_its_commit_is_stored_once(
         async with store.account(USER) as mail:
             in_commit, go_on = asyncio.Event(), threading.Event()
             loop = asyncio.get_running_loop()
-            insert = SqliteMailStore._insert_message
+            insert = SqliteMailStore._insert_rows
 
             def slow_insert(self: SqliteMailStore, *args: Any) -> Any:
                 loop.call_soon_threadsafe(in_commit.set)
                 assert go_on.wait(10)
                 return insert(self, *args)
 
-            monkeypatch.setattr(SqliteMailStore, "_insert_message", slow_insert)
+            monkeypatch.setattr(SqliteMailStore, "_insert_rows", slow_insert)
             generation = mail.generation
             first = asyncio.ensure_future(mail.append("INBOX", message(1)))
             await asyncio.wait_for(in_commit.wait(), 10)
@@ -207,7 +237,7 @@ async def test_an_append_cancelled_during_its_commit_is_stored_once(
             for task in (first, queued):
                 with pytest.raises(asyncio.CancelledError):
                     await asyncio.wait_for(task, 10)
-            monkeypatch.setattr(SqliteMailStore, "_insert_message", insert)
+            monkeypatch.setattr(SqliteMailStore, "_insert_rows", insert)
             _info, meta = await mail.append("INBOX", message(3))
             assert meta.uid == 2  # the cancelled one's message took UID 1, and only it
             assert mail.generation - generation == 2  # both commits announced

@@ -75,7 +75,7 @@ async def test_delete_keeps_the_subscription_and_recreate_shows_it(
     info = await mail.create_mailbox("Lists")
     assert info.subscribed
     info, _meta = await mail.append("Lists", b"Subject: x\r\n\r\nbody\r\n")
-    assert info.subscribed  # the row _insert_message builds on every append
+    assert info.subscribed  # the row _plan builds on every append
 
 
 async def test_create_subscribed_writes_the_table(mail: SqliteMailStore) -> None:

@@ -21,20 +21,16 @@ from mailhost.mime._headers import find_header_end
 
 _X_UIDL = re.compile(rb"^X-UIDL:[ \t]*([\x21-\x7e]{1,70})[ \t]*\r?$", re.I | re.M)
 
-_INSERT_ANALYSED = (
-    "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree, hdr_from, "
-    "hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-# Placeholders until the analysis: readers never see them (see the module docstring).
-_INSERT_PENDING = (
-    "INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree, hdr_from, "
-    "hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, analysed) "
-    "VALUES (?, ?, x'', x'', x'', x'', '', '', '', '', '', '', ?, 0)")
 _UPDATE_ANALYSED = (
     "UPDATE body SET header_end = ?, envelope = ?, bodystructure = ?, body_simple = ?, "
     "tree = ?, hdr_from = ?, hdr_to = ?, hdr_cc = ?, hdr_bcc = ?, hdr_subject = ?, "
     "hdr_message_id = ?, x_uidl = ?, sent_date = ?, analysed = 1 "
     "WHERE id = ? AND analysed = 0")
+
+
+# Placeholders until the analysis, envelope to message id: readers never see them (see the
+# module docstring).
+_PENDING: tuple[object, ...] = (b"", b"", b"", b"", "", "", "", "", "", "")
 
 
 def x_uidl_of(header: bytes) -> str | None:
@@ -74,20 +70,13 @@ def analyse_for_store(raw: bytes) -> Analysed:
     return Analysed(analysis, searchable_text(raw, analysis.tree).casefold())
 
 
-def insert_body(conn: sqlite3.Connection, raw: bytes, analysed: Analysed | None) -> int:
-    """Insert a body row (pending analysis when ``analysed`` is None); returns its id."""
+def body_values(raw: bytes, analysed: Analysed | None) -> tuple[object, ...]:
+    """A body's columns of the ``message_insert`` view (schema step 6), ``raw`` and ``text``
+    included; placeholders and ``analysed = 0`` when the analysis is to follow."""
     if analysed is None:
         header = raw[:find_header_end(raw, 0, len(raw))]
-        cursor = conn.execute(_INSERT_PENDING, (len(raw), len(header), x_uidl_of(header)))
-    else:
-        cursor = conn.execute(_INSERT_ANALYSED, (len(raw), *analysed.columns(raw)))
-    body_id = cursor.lastrowid
-    assert body_id is not None
-    conn.execute("INSERT INTO body_raw(body_id, raw) VALUES (?, ?)", (body_id, raw))
-    if analysed is not None:
-        conn.execute("INSERT INTO body_text(body_id, text) VALUES (?, ?)",
-                     (body_id, analysed.text))
-    return body_id
+        return (len(header), *_PENDING, x_uidl_of(header), None, 0, raw, None)
+    return (*analysed.columns(raw), 1, raw, analysed.text)
 
 
 def has_pending(conn: sqlite3.Connection) -> bool:

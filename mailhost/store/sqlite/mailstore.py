@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,20 +50,25 @@ from mailhost.store.names import validate_mailbox_name
 from mailhost.store.sqlite.bodies import (
     Analysed,
     analyse_for_store,
+    body_values,
     has_pending,
-    insert_body,
     pending_bodies,
     store_analyses,
 )
 from mailhost.store.sqlite.db import connect, file_state
 from mailhost.store.sqlite.functions import register as register_functions
 from mailhost.store.sqlite.pool import DatabasePool
-from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS, SUBSCRIBED_SQL
+from mailhost.store.sqlite.schema import (
+    ACCOUNT_MIGRATIONS,
+    MESSAGE_INSERT_COLUMNS,
+    SUBSCRIBED_SQL,
+)
 
 log = logging.getLogger("mailhost.store")
 
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
 CHAIN_BATCHES = 8  # group commits one database job may run back to back (_store_chain)
+INSERT_ROWS = 256  # messages per INSERT INTO message_insert (25 values each, under 32,766)
 # Deferred analysis of delivered mail (bodies.py) starts once the account has had no work for
 # this long, and takes this many bodies per transaction, so a delivery waits for one chunk at
 # most (~64 x 0.1-0.5 ms).
@@ -79,6 +84,13 @@ Conn = sqlite3.Connection
 def _chunks(items: Sequence[int]) -> Iterable[Sequence[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(rows: int) -> str:
+    """INSERT of ``rows`` messages into the ``message_insert`` view (schema step 6)."""
+    return ("INSERT INTO message_insert VALUES "
+            + ",".join([f"({_placeholders(MESSAGE_INSERT_COLUMNS)})"] * rows))
 
 
 def _placeholders(n: int) -> str:
@@ -818,8 +830,8 @@ class SqliteMailStore:
 
         Line endings are normalised to CRLF first, so the stored bytes are exactly what IMAP
         and POP3 send and every size reported is the size sent. Appends to this account that
-        queue up while a transaction runs go into the next one together (one fsync), each in
-        its own savepoint, so one that fails (over quota, no such mailbox) fails alone.
+        queue up while a transaction runs go into the next one together (one statement, one
+        fsync); one that is refused (over quota, no such mailbox) fails alone.
 
         With ``analyse_later`` (deliveries) the MIME analysis follows the commit, in the
         background or before the next read (see bodies.py).
@@ -937,7 +949,11 @@ class SqliteMailStore:
                          int(offset.total_seconds() // 60))
 
     def _store_batch(self, batch: list[_Append], conn: Conn) -> list[AppendOutcome]:
-        """Analyse, then insert each message in its own savepoint, then one COMMIT."""
+        """Analyse, decide each message, insert them all with one statement, one COMMIT.
+
+        A message refused (no such mailbox, over quota) fails alone; a database error fails
+        the whole group, each with a temporary error, so that nothing half-stored is reported.
+        """
         outcomes: list[AppendOutcome] = []
         prepared: list[tuple[int, _Prepared]] = []
         for n, item in enumerate(batch):
@@ -956,63 +972,79 @@ class SqliteMailStore:
             for n, _message in prepared:
                 outcomes[n] = failure
             return outcomes
-        stored: list[int] = []
+        planned: list[tuple[int, tuple[MailboxInfo, MessageMeta]]] = []
         try:
-            for n, message in prepared:
-                conn.execute("SAVEPOINT append")
-                try:
-                    outcomes[n] = self._insert_message(conn, message)
-                except Exception as exc:
-                    if not conn.in_transaction:  # SQLite rolled it all back (full, I/O error)
-                        lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
-                        for m in [*stored, n]:  # later ones stay "not stored"
-                            outcomes[m] = lost
-                        return outcomes
-                    conn.execute("ROLLBACK TO append")
-                    outcomes[n] = temporary_error(exc) or exc
-                conn.execute("RELEASE append")
-                if not isinstance(outcomes[n], BaseException):
-                    stored.append(n)
+            rows = self._plan(conn, prepared, outcomes, planned)
+            self._insert_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException as exc:
             _rollback(conn)
             if isinstance(exc, Exception):
-                lost = temporary_error(exc) or TemporaryStoreError(f"could not commit: {exc}")
-                for n in stored:  # the rest keep their own error or "not stored"
-                    outcomes[n] = lost
+                lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
+                for n, _message in prepared:
+                    if not isinstance(outcomes[n], (MailboxNotFound, OverQuota)):
+                        outcomes[n] = lost
                 return outcomes
             raise
+        for n, result in planned:
+            outcomes[n] = result
+        if any(message.analysed is None for _n, message in prepared):
+            self._unanalysed = True
         return outcomes
 
-    def _insert_message(self, conn: Conn,
-                        message: _Prepared) -> tuple[MailboxInfo, MessageMeta]:
-        box = conn.execute(self._MAILBOX_SQL + "WHERE name = ?", (message.mailbox,)).fetchone()
-        if box is None:
-            raise MailboxNotFound(f"no mailbox {message.mailbox!r}")
-        raw = message.raw
-        self._check_quota(conn, message.limits, len(raw), 1)
-        body_id = insert_body(conn, raw, message.analysed)
-        if message.analysed is None:
-            self._unanalysed = True
-        mailbox_id, uid, modseq, now = box[0], box[3], box[4] + 1, time.time()
-        conn.execute(
-            "INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, "
-            "internaldate, internaldate_tz, savedate, size, internal_day) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (mailbox_id, uid, body_id, modseq, message.bits, message.keywords, message.ts,
-             message.tz, now, len(raw), internal_day(message.ts, message.tz)),
-        )
-        conn.execute("UPDATE mailbox SET uidnext = ?, highestmodseq = ? WHERE id = ?",
-                     (uid + 1, modseq, mailbox_id))
-        # The triggers moved the counters exactly so; no need to read the row again.
-        info = MailboxInfo(
-            id=mailbox_id, name=box[1], uidvalidity=box[2], uidnext=uid + 1,
-            highestmodseq=modseq, subscribed=bool(box[5]), special_use=box[6],
-            messages=box[7] + 1, unseen=box[8] + (not message.bits & 1), size=box[9] + len(raw),
-        )
-        meta = MessageMeta(uid, modseq, message.flags, len(raw), None, now, message.ts,
-                           message.tz)
-        return info, meta
+    def _plan(self, conn: Conn, prepared: list[tuple[int, _Prepared]],
+              outcomes: list[AppendOutcome],
+              planned: list[tuple[int, tuple[MailboxInfo, MessageMeta]]],
+              ) -> list[tuple[object, ...]]:
+        """Each message's UID, MODSEQ and ``message_insert`` row (schema step 6), from the
+        mailbox rows as read under the write lock; refusals go into ``outcomes``.
+
+        Deciding here, before any insert, is what lets one statement store the whole group:
+        the view's trigger needs no checks that could fail one row and not the others.
+        """
+        boxes: dict[str, list[Any]] = {}
+        rows: list[tuple[object, ...]] = []
+        added_bytes = added_messages = 0
+        now = time.time()
+        for n, message in prepared:
+            box = boxes.get(message.mailbox)
+            if box is None:
+                found = conn.execute(self._MAILBOX_SQL + "WHERE name = ?",
+                                     (message.mailbox,)).fetchone()
+                if found is None:
+                    outcomes[n] = MailboxNotFound(f"no mailbox {message.mailbox!r}")
+                    continue
+                box = boxes[message.mailbox] = list(found)
+            raw = message.raw
+            try:
+                self._check_quota(conn, message.limits, added_bytes + len(raw),
+                                  added_messages + 1)
+            except OverQuota as exc:
+                outcomes[n] = exc
+                continue
+            added_bytes += len(raw)
+            added_messages += 1
+            mailbox_id, uid, modseq = box[0], box[3], box[4] + 1
+            rows.append((*body_values(raw, message.analysed), mailbox_id, uid, modseq,
+                         message.bits, message.keywords, message.ts, message.tz, now,
+                         internal_day(message.ts, message.tz)))
+            # As the row's trigger and the counter triggers will leave the mailbox row.
+            box[3], box[4] = uid + 1, modseq
+            box[7], box[8], box[9] = box[7] + 1, box[8] + (not message.bits & 1), box[9] + len(raw)
+            info = MailboxInfo(
+                id=mailbox_id, name=box[1], uidvalidity=box[2], uidnext=uid + 1,
+                highestmodseq=modseq, subscribed=bool(box[5]), special_use=box[6],
+                messages=box[7], unseen=box[8], size=box[9],
+            )
+            planned.append((n, (info, MessageMeta(uid, modseq, message.flags, len(raw), None,
+                                                  now, message.ts, message.tz))))
+        return rows
+
+    def _insert_rows(self, conn: Conn, rows: list[tuple[object, ...]]) -> None:
+        """Store planned messages: one statement per ``INSERT_ROWS`` of them."""
+        for first in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[first:first + INSERT_ROWS]
+            conn.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
 
     def _appended(self, batch: list[_Append],
                   result: list[AppendOutcome] | BaseException) -> None:

@@ -184,8 +184,47 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO subscription(name) SELECT name FROM mailbox WHERE subscribed = 1;
     """,
+    # 6: a group commit stores all its messages with one multi-row INSERT into this view: each
+    # row becomes a body, its raw bytes (and searchable text, when analysed) and a message,
+    # and moves the mailbox's uidnext and highestmodseq to the values the row carries. One
+    # statement instead of six per message: the database thread gives up and waits for the
+    # GIL around every statement, which cost more than the inserts while the event loop was
+    # busy with other deliveries. The caller computes uid and modseq (it holds the write
+    # lock); last_insert_rowid() is the new body's id in each step, as body_raw and body_text
+    # use body_id as their rowid.
+    """
+    CREATE VIEW message_insert(
+        header_end, envelope, bodystructure, body_simple, tree, hdr_from, hdr_to, hdr_cc,
+        hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date, analysed, raw, text,
+        mailbox_id, uid, modseq, flags, keywords, internaldate, internaldate_tz, savedate,
+        internal_day
+    ) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+    CREATE TRIGGER message_insert_row INSTEAD OF INSERT ON message_insert
+    BEGIN
+        INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree,
+            hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date,
+            analysed)
+        VALUES (length(NEW.raw), NEW.header_end, NEW.envelope, NEW.bodystructure,
+            NEW.body_simple, NEW.tree, NEW.hdr_from, NEW.hdr_to, NEW.hdr_cc, NEW.hdr_bcc,
+            NEW.hdr_subject, NEW.hdr_message_id, NEW.x_uidl, NEW.sent_date, NEW.analysed);
+        INSERT INTO body_raw(body_id, raw) VALUES (last_insert_rowid(), NEW.raw);
+        INSERT INTO body_text(body_id, text)
+            SELECT last_insert_rowid(), NEW.text WHERE NEW.text IS NOT NULL;
+        INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, internaldate,
+            internaldate_tz, savedate, size, internal_day)
+        VALUES (NEW.mailbox_id, NEW.uid, last_insert_rowid(), NEW.modseq, NEW.flags,
+            NEW.keywords, NEW.internaldate, NEW.internaldate_tz, NEW.savedate,
+            length(NEW.raw), NEW.internal_day);
+        UPDATE mailbox SET uidnext = NEW.uid + 1, highestmodseq = NEW.modseq
+            WHERE id = NEW.mailbox_id;
+    END;
+    """,
 )
 
 # MailboxInfo.subscribed for a row of ``mailbox``: a primary-key probe (schema step 5), cheap
 # enough for the row every append reads.
 SUBSCRIBED_SQL = "EXISTS (SELECT 1 FROM subscription WHERE subscription.name = mailbox.name)"
+
+# Values per row of the message_insert view (schema step 6).
+MESSAGE_INSERT_COLUMNS = 25
