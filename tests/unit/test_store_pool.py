@@ -87,6 +87,22 @@ async def test_a_group_commit_stores_all_its_messages_with_one_insert(tmp_path: 
         await store.close()
 
 
+async def test_a_group_larger_than_one_insert_is_stored_in_several(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mailhost.store.sqlite.mailstore.INSERT_ROWS", 3)
+    store = await open_store(tmp_path)
+    try:
+        async with store.account(USER) as mail:
+            results = await asyncio.gather(*(mail.append("INBOX", message(n))
+                                             for n in range(14)))
+            assert [meta.uid for _info, meta in results] == list(range(1, 15))
+            await mail.run(assert_consistent)
+            for n, (info, meta) in enumerate(results):
+                assert await mail.read_raw(info.id, meta.uid) == message(n)
+    finally:
+        await store.close()
+
+
 async def test_appends_queued_behind_a_running_transaction_are_analysed_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

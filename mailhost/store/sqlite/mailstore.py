@@ -68,7 +68,7 @@ log = logging.getLogger("mailhost.store")
 
 CHUNK = 500  # rows per IN (...) query: well under SQLite's variable limit
 CHAIN_BATCHES = 8  # group commits one database job may run back to back (_store_chain)
-INSERT_ROWS = 256  # messages per INSERT INTO message_insert (25 values each, under 32,766)
+INSERT_ROWS = 32  # messages per INSERT into message_insert: 800 values (SQLite < 3.32: 999)
 # Deferred analysis of delivered mail (bodies.py) starts once the account has had no work for
 # this long, and takes this many bodies per transaction, so a delivery waits for one chunk at
 # most (~64 x 0.1-0.5 ms).
