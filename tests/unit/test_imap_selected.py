@@ -220,16 +220,20 @@ async def _compare(mail: SqliteMailStore, box: SelectedMailbox, monkeypatch: pyt
         runs[0] += run is not None
         return run
 
-    monkeypatch.setattr(views, "JSON_CHUNK", 7)  # several windows, dense and sparse
     monkeypatch.setattr(views, "FLAG_RUN_ROWS", 3)  # several runs per window
     monkeypatch.setattr(views, "_flag_run", counted)
-    for uids in requests:
-        for items in ITEM_LISTS:
-            fast = await _render(mail, box, uids, items)
-            with monkeypatch.context() as rows_only:
-                rows_only.setattr(fetch, "_flag_run_renderer", lambda *args: None)
-                slow = await _render(mail, box, uids, items)
-            assert fast == slow, (uids, items)
+    # Windows of 7 (several, dense and sparse); then windows that grow with the batches
+    # (64 bytes: 4 messages, then 6, 9, ... up to 50).
+    for chunk, first_batch in ((7, fetch.FIRST_BATCH_BYTES), (50, 64)):
+        monkeypatch.setattr(views, "JSON_CHUNK", chunk)
+        monkeypatch.setattr(fetch, "FIRST_BATCH_BYTES", first_batch)
+        for uids in requests:
+            for items in ITEM_LISTS:
+                fast = await _render(mail, box, uids, items)
+                with monkeypatch.context() as rows_only:
+                    rows_only.setattr(fetch, "_flag_run_renderer", lambda *args: None)
+                    slow = await _render(mail, box, uids, items)
+                assert fast == slow, (chunk, uids, items)
     assert runs[0] > 0  # the window path was taken, not only the rows
 
 

@@ -41,6 +41,7 @@ FlagRow = tuple[int, int, int, str]
 FlagRunRenderer = Callable[["FlagRun"], "bytes | None"]
 """The response lines of a run of messages; None when it cannot render that run."""
 FLAG_RUN_ROWS = 512  # messages per FlagRunRenderer call: keeps a small first batch small
+MIN_LINE_BYTES = 16  # a FETCH response line is longer: "* 1 FETCH (FLAGS ())" and CRLF
 
 
 def uid_array(values: Iterator[int] | Sequence[int] = ()) -> array[int]:
@@ -293,7 +294,7 @@ async def changes_since(
 
 
 def _uid_windows(
-    uids: Sequence[int], start: int = 0, column: str = "g.uid"
+    uids: Sequence[int], start: int = 0, column: str = "g.uid", size: int = JSON_CHUNK,
 ) -> Iterator[tuple[int, str, tuple[Any, ...]]]:
     """SQL conditions on ``column`` that together cover ``uids[start:]`` (ascending), in
     order, each with the index in ``uids`` where its window ends.
@@ -302,8 +303,8 @@ def _uid_windows(
     a sparse one a json_each list, so ``1,100000`` does not scan what lies in between. Rows
     inside a range that were not asked for must be skipped by the caller.
     """
-    for first in range(start, len(uids), JSON_CHUNK):
-        end = min(first + JSON_CHUNK, len(uids))
+    for first in range(start, len(uids), size):
+        end = min(first + size, len(uids))
         low, high = uids[first], uids[end - 1]
         if high - low + 1 <= 2 * (end - first):
             yield end, f"{column} BETWEEN ? AND ?", (low, high)
@@ -468,6 +469,8 @@ async def fetch_batch(
     ``render_flags`` is for a FETCH of flags, UID and MODSEQ only (see :func:`_flag_run`).
     """
     column = "+g.uid" if changedsince is not None else "g.uid"
+    # A flags window is read whole (one group_concat row), so a small batch reads a small one.
+    window = min(JSON_CHUNK, max(FLAG_RUN_ROWS // 2, max_bytes // MIN_LINE_BYTES))
     extra = (changedsince,) if changedsince is not None else ()
 
     def run(conn: sqlite3.Connection) -> FetchBatch:
@@ -487,7 +490,7 @@ async def fetch_batch(
                         out.append(line)
                 position += 1
 
-        for end, where, params in _uid_windows(uids, start, column):
+        for end, where, params in _uid_windows(uids, start, column, window):
             if render_flags is not None:
                 run = _flag_run(conn, mailbox_id, where, params, uids[position:end],
                                 "modseq" in columns)
