@@ -256,7 +256,12 @@ def mailhost_mailbox_delete_check(
 
 @hookspec
 def mailhost_hidden_mailboxes(app: App, username: str) -> Iterable[str] | None:
-    """**collect** Mailbox names to leave out of LIST, LSUB and STATUS for ``username``."""
+    """**collect** Folders to leave out of LIST, LSUB and STATUS for ``username``.
+
+    Each entry is a name or a LIST-style pattern (``*`` anything, ``%`` anything but "/";
+    INBOX in any case); a folder is hidden when it or a level above it matches, so a hidden
+    folder never leaks through its subfolders.
+    """
 
 
 # --------------------------------------------------------------------------------------------

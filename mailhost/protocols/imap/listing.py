@@ -1,45 +1,18 @@
 """LIST/LSUB pattern matching and mailbox attributes (RFC 3501 §6.3.8, RFC 5258, RFC 6154).
 
-Pure functions over mailbox names, so the rules can be tested without a store.
+Pure functions over mailbox names, so the rules can be tested without a store. The wildcard
+matcher itself is in :mod:`mailhost.store.names`, where plugins that let admins choose folders
+by pattern (retention, folder_sync) use the same one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from functools import lru_cache
 
-SEPARATOR = "/"
+from mailhost.store.names import SEPARATOR, canonical_pattern, matches, parents_of
 
-
-@lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "%":
-            parts.append("[^/]*")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def canonical_pattern(reference: str, pattern: str) -> str:
-    """Reference and pattern joined into one pattern, INBOX spelled canonically."""
-    full = reference + pattern
-    if full[:5].upper() == "INBOX" and (len(full) == 5 or full[5] == SEPARATOR):
-        full = "INBOX" + full[5:]
-    return full
-
-
-def matches(name: str, pattern: str) -> bool:
-    return _compile(pattern).fullmatch(name) is not None
-
-
-def parents_of(name: str) -> list[str]:
-    parts = name.split(SEPARATOR)
-    return [SEPARATOR.join(parts[:i]) for i in range(1, len(parts))]
+__all__ = ["SEPARATOR", "canonical_pattern", "has_children", "hierarchy_gaps", "matches",
+           "parents_of", "special_use_attributes"]
 
 
 def has_children(name: str, all_names: Iterable[str]) -> bool:

@@ -156,7 +156,8 @@ def deleting(handler: Handler) -> Handler:
 
 
 def renaming(handler: Handler) -> Handler:
-    """RENAME: protected folders stay put, and the role attribute follows the role's name."""
+    """RENAME: protected folders stay put, hidden ones stay hidden, and the role attribute
+    follows the role's name."""
 
     async def wrapped(session: ImapSession, command: Any) -> None:
         source = await _resolved(session, command, command.mailbox, NONEXISTENT)
@@ -166,9 +167,15 @@ def renaming(handler: Handler) -> Handler:
         if dest is None:
             return
         mail = session.require_mail()
-        reason = _policy(session).protection(source.name)
+        policy = _policy(session)
+        existing = [box.name for box in await mail.list_mailboxes()]
+        reason = policy.protection(source.name, existing)
         if reason:
             session.no(command, reason, b"CANNOT")
+            return
+        if policy.hidden_below(source.name, existing):
+            # Renamed, a hidden subfolder would come out under a visible name.
+            session.no(command, f"{source.name} has subfolders that cannot be moved", b"CANNOT")
             return
         await handler(session, replace(command, mailbox=source.name, new_name=dest.name))
         renamed = await mail.get_mailbox(dest.name)

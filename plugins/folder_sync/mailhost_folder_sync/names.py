@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from mailhost.store.interface import InvalidMailboxName
-from mailhost.store.names import SEPARATOR, validate_mailbox_name
+from mailhost.store.names import (
+    SEPARATOR,
+    canonical_pattern,
+    folder_matches,
+    matches,
+    subtree_match,
+    validate_mailbox_name,
+)
 
 Role = Literal["sent", "drafts", "trash", "junk", "archive"]
 ROLES: Final[tuple[Role, ...]] = ("sent", "drafts", "trash", "junk", "archive")
@@ -96,14 +103,37 @@ def valid_folder(key: str, name: str) -> str:
     return canonical
 
 
+PATTERN_FIX = ("use a folder name or a pattern such as \"Quarantine\" or \"Lists/*\" "
+               "(* matches anything, % anything but /)")
+
+
+def valid_pattern(key: str, pattern: str) -> str:
+    """``pattern`` (a folder name, or one with the LIST wildcards ``*`` and ``%``) in canonical
+    form, or a PolicyError naming the setting ``key``.
+
+    Checked as the name it would be with each wildcard standing for one letter, so a pattern
+    that could only match unusable names ("a//*", "../*") is refused at start-up.
+    """
+    try:
+        validate_mailbox_name(pattern.replace("*", "x").replace("%", "x"))
+    except InvalidMailboxName as exc:
+        raise PolicyError(key, f"{pattern!r} is not a usable folder name or pattern ({exc})",
+                          PATTERN_FIX) from None
+    return canonical_pattern("", pattern)
+
+
+def has_wildcard(pattern: str) -> bool:
+    return "*" in pattern or "%" in pattern
+
+
 @dataclass(frozen=True)
 class FolderPolicy:
     """The naming policy of one server, built once from the settings and then only read."""
 
     folders: Mapping[Role, str]
     aliases: Mapping[str, Role]  # casefolded alias -> role
-    hidden: frozenset[str]
-    protected: frozenset[str]
+    hidden: frozenset[str]  # folder patterns; each hides the folders below its matches too
+    protected: frozenset[str]  # folder patterns
 
     def role_of(self, name: str) -> Role | None:
         """The role whose folder is exactly ``name``."""
@@ -133,16 +163,30 @@ class FolderPolicy:
         return Resolved(name, self.role_of(name))
 
     def is_hidden(self, name: str) -> bool:
-        return name in self.hidden
+        """Is ``name`` hidden, by a pattern matching it or a level above it?"""
+        return subtree_match(name, self.hidden) is not None
 
-    def protection(self, name: str) -> str | None:
-        """Why ``name`` must not be deleted or renamed away, or None."""
-        if name in self.protected:
+    def hidden_below(self, name: str, existing: Iterable[str]) -> bool:
+        """Would renaming ``name`` move one of the ``existing`` hidden folders below it?"""
+        prefix = name + SEPARATOR
+        return any(other.startswith(prefix) and self.is_hidden(other) for other in existing)
+
+    def is_protected(self, name: str) -> bool:
+        return any(folder_matches(name, pattern) for pattern in self.protected)
+
+    def protection(self, name: str, existing: Iterable[str] = ()) -> str | None:
+        """Why ``name`` must not be deleted or renamed away, or None.
+
+        A folder is protected when a pattern matches it, and so is a folder above a protected
+        one: among the ``existing`` folders, and for a plain name even before it exists.
+        """
+        if self.is_protected(name):
             return f"{name} is a protected folder"
         prefix = name + SEPARATOR
-        for protected in sorted(self.protected):
-            if protected.startswith(prefix):
-                return f"{name} contains the protected folder {protected}"
+        candidates = {*existing, *(p for p in self.protected if not has_wildcard(p))}
+        for inner in sorted(candidates):
+            if inner.startswith(prefix) and self.is_protected(inner):
+                return f"{name} contains the protected folder {inner}"
         return None
 
 
@@ -174,11 +218,9 @@ def build_policy(
                               "give each role its own folder name")
         owner[canonical.casefold()] = role
         enabled[role] = canonical
-    hidden_names = frozenset(valid_folder(f"hidden[{i}]", n) for i, n in enumerate(hidden))
-    for name in sorted(hidden_names):
-        if name == "INBOX" or name.casefold() in owner:
-            raise PolicyError("hidden", f"{name} is INBOX or a special-use folder",
-                              "hide only folders clients should never see")
+    hidden_patterns = [valid_pattern(f"hidden[{i}]", p) for i, p in enumerate(hidden)]
+    for i, pattern in enumerate(hidden_patterns):
+        _check_hidden(f"hidden[{i}]", pattern, enabled.values())
     table: dict[str, Role] = {}
     if builtin_aliases:
         for role, names in BUILTIN_ALIASES.items():
@@ -197,12 +239,35 @@ def build_policy(
                               "an alias cannot name another role's folder")
         table[canonical.casefold()] = role
     table.update(owner)
-    for name in hidden_names:
-        table.pop(name.casefold(), None)
-    protected_names = {valid_folder(f"protected[{i}]", n) for i, n in enumerate(protected)}
+    for alias in list(table):
+        if any(matches(_fold(alias), _fold(pattern)) for pattern in hidden_patterns):
+            del table[alias]
+    protected_patterns = {valid_pattern(f"protected[{i}]", p) for i, p in enumerate(protected)}
     if protect_special:
-        protected_names.update(enabled.values())
-    return FolderPolicy(enabled, table, hidden_names, frozenset(protected_names))
+        protected_patterns.update(enabled.values())
+    return FolderPolicy(enabled, table, frozenset(hidden_patterns), frozenset(protected_patterns))
+
+
+def _fold(text: str) -> str:
+    """A name or pattern compared ignoring case, with INBOX spelled as the store does."""
+    return canonical_pattern("", text.casefold())
+
+
+def _check_hidden(key: str, pattern: str, role_folders: Iterable[str]) -> None:
+    """Refuse a ``hidden`` pattern that would hide INBOX or a special-use folder.
+
+    INBOX is where mail is delivered and what POP3 reads: hidden from IMAP it would still
+    fill, unseen. Role folders are matched ignoring case, as their other spellings are
+    aliases of them.
+    """
+    if subtree_match("INBOX", [pattern]):
+        raise PolicyError(key, f"{pattern!r} would hide INBOX, where mail is delivered",
+                          "hide other folders only (INBOX/... subfolders may be hidden)")
+    folded = _fold(pattern)
+    for folder in role_folders:
+        if subtree_match(_fold(folder), [folded]):
+            raise PolicyError(key, f"{pattern!r} would hide the special-use folder {folder}",
+                              "hide only folders clients should never see")
 
 
 MAX_POP3_FOLDERS = 32

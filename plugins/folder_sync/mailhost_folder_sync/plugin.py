@@ -83,12 +83,19 @@ async def mailhost_pop3_folders(app: App, username: str) -> list[str] | None:
 
 
 @hookimpl
-def mailhost_mailbox_delete_check(app: App, username: str, mailbox: str) -> str | None:
-    return settings_of(app).policy.protection(mailbox)
+async def mailhost_mailbox_delete_check(app: App, username: str, mailbox: str) -> str | None:
+    """Protected by pattern, or above a protected folder the account has."""
+    policy = settings_of(app).policy
+    if not policy.protected:
+        return None
+    async with app.store.account(username) as mail:
+        existing = [box.name for box in await mail.list_mailboxes()]
+    return policy.protection(mailbox, existing)
 
 
 @hookimpl
 def mailhost_hidden_mailboxes(app: App, username: str) -> Iterable[str] | None:
+    """The ``hidden`` patterns; the core hides what they match and everything below it."""
     return sorted(settings_of(app).policy.hidden) or None
 
 

@@ -59,9 +59,13 @@ class Settings:
         "protect: DELETE/RENAME of a special-use folder is refused; recreate: allowed, and "
         "the folder comes back on the next login or delivery.", "protect",
     )
-    protected: list[str] = doc("More folders that cannot be deleted or renamed.", [])
+    protected: list[str] = doc(
+        "More folders that cannot be deleted or renamed, nor the folders above them: names or "
+        "patterns (* anything, % anything but /), e.g. [\"Clients/*\"].", []
+    )
     hidden: list[str] = doc(
-        "Folders left out of LIST/LSUB/STATUS that no IMAP command can open (exact names).", []
+        "Folders left out of LIST/LSUB/STATUS that no IMAP command can open, with everything "
+        "below them: names or patterns, e.g. [\"Quarantine\", \"%/Private\"]; not INBOX.", []
     )
     pop3_folders: list[str] = doc(
         "Folders merged into the POP3 view, in order (e.g. [\"INBOX\", \"Junk\"]).", ["INBOX"]

@@ -145,6 +145,58 @@ def test_hidden_folders_are_invisible_and_cannot_be_opened(
     assert len(server.mailbox_uids(ALICE, "Quarantine")) == 1
 
 
+def test_a_hidden_pattern_hides_whole_subtrees(mailhost_server_factory: Factory) -> None:
+    server = start(mailhost_server_factory, hidden=["Archive/Old", "%/Private"])
+    for folder in ("Archive/Old", "Archive/Old/2019", "Work/Private/Taxes", "Work/Public"):
+        server.append(ALICE, message(folder), folder)
+        server.with_mail(ALICE, lambda mail, f=folder: mail.set_subscribed(f, True))
+    with imap(server) as client:
+        assert {"Archive", "Work/Public"} <= set(names(client))
+        for command in ("LIST", "LSUB"):
+            shown = names(client, command)
+            assert not {"Archive/Old", "Archive/Old/2019", "Work/Private",
+                        "Work/Private/Taxes"} & set(shown), (command, shown)
+        typ, data = client.list('""', "Archive/*")
+        assert (typ, data) == ("OK", [None]), data
+        assert "\\HasNoChildren" in names(client)["Archive"]
+        for hidden in ("Archive/Old/2019", "Work/Private/Taxes", "Work/Private"):
+            assert response_code(client.status(f'"{hidden}"', "(MESSAGES)")) == (
+                "NO", "NONEXISTENT"), hidden
+            assert response_code(client.select(f'"{hidden}"')) == ("NO", "NONEXISTENT")
+        assert response_code(client.create('"Archive/Old/2020"')) == ("NO", "CANNOT")
+        assert response_code(client.create('"Home/Private"')) == ("NO", "CANNOT")
+        assert response_code(client.rename('"Work/Public"', '"Archive/Old"')) == (
+            "NO", "CANNOT")
+        assert response_code(client.rename('"Work/Public"', '"Archive/Old/Public"')) == (
+            "NO", "CANNOT")
+        # Renamed, Work would carry Work/Private out under a visible name.
+        assert client.create("Work")[0] == "OK"
+        typ, data = client.rename("Work", "Job")
+        assert typ == "NO" and b"[CANNOT] Work has subfolders" in data[0], data
+        assert client.rename('"Work/Public"', '"Work/Shown"')[0] == "OK"
+        assert client.status('"Work/Shown"', "(MESSAGES)") == (
+            "OK", [b"Work/Shown (MESSAGES 1)"])
+    assert len(server.mailbox_uids(ALICE, "Archive/Old/2019")) == 1
+    assert len(server.mailbox_uids(ALICE, "Work/Private/Taxes")) == 1
+    assert server.mailbox_uids(ALICE, "Archive/Old/2020") == []
+
+
+def test_protected_patterns_refuse_delete_and_rename(mailhost_server_factory: Factory) -> None:
+    server = start(mailhost_server_factory, protected=["Clients/*", "inbox"])
+    with imap(server) as client:
+        for folder in ("Clients/Acme", "Clients/Acme/2019", "Other"):
+            assert client.create(f'"{folder}"')[0] == "OK"
+        for folder in ("Clients/Acme", "Clients/Acme/2019", "Clients"):
+            assert response_code(client.delete(f'"{folder}"')) == ("NO", "CANNOT"), folder
+            assert response_code(client.rename(f'"{folder}"', "Moved")) == ("NO", "CANNOT")
+        _typ, data = client.delete("Clients")
+        assert b"contains the protected folder Clients/Acme" in data[0]
+        assert response_code(client.rename("INBOX", "Old-INBOX")) == ("NO", "CANNOT")
+        assert client.rename("Other", "Others")[0] == "OK"
+        assert client.delete("Others")[0] == "OK"
+        assert {"Clients", "Clients/Acme", "Clients/Acme/2019"} <= set(names(client))
+
+
 def test_protected_folders_survive_delete_and_rename(mailhost_server_factory: Factory) -> None:
     server = start(mailhost_server_factory, protected=["Lists/family"])
     server.append(ALICE, message("sent mail"), "Sent")

@@ -107,10 +107,19 @@ def test_without_builtin_aliases_only_case_variants_and_admin_aliases_apply() ->
     ({"folders": {"sent": "Sent*"}}, "sent", "not a usable folder name"),
     ({"aliases": {"Junk": "trash"}}, "aliases.Junk", "junk folder itself"),
     ({"aliases": {"bad%": "trash"}}, "aliases.bad%", "not a usable folder name"),
-    ({"hidden": ["sent"]}, "hidden", "special-use"),
-    ({"hidden": ["INBOX"]}, "hidden", "INBOX"),
+    ({"hidden": ["sent"]}, "hidden[0]", "special-use"),
+    ({"hidden": ["Quarantine", "INBOX"]}, "hidden[1]", "INBOX"),
+    ({"hidden": ["inbox"]}, "hidden[0]", "INBOX"),
+    ({"hidden": ["*"]}, "hidden[0]", "would hide INBOX"),
+    ({"hidden": ["%"]}, "hidden[0]", "would hide INBOX"),
+    ({"hidden": ["I*"]}, "hidden[0]", "would hide INBOX"),
+    ({"hidden": ["Se%"]}, "hidden[0]", "special-use folder Sent"),
+    ({"hidden": ["mail"], "folders": {"sent": "Mail/Sent"}}, "hidden[0]", "folder Mail/Sent"),
     ({"hidden": [""]}, "hidden[0]", "not a usable folder name"),
+    ({"hidden": ["Archive//*"]}, "hidden[0]", "not a usable folder name or pattern"),
+    ({"hidden": ["../*"]}, "hidden[0]", "* matches anything"),
     ({"protected": ["a//b"]}, "protected[0]", "not a usable folder name"),
+    ({"protected": ["Lists/"]}, "protected[0]", "not a usable folder name"),
 ])
 def test_settings_that_cannot_work_are_refused(kwargs: dict[str, object], key: str,
                                                words: str) -> None:
@@ -124,8 +133,46 @@ def test_a_hidden_name_is_not_an_alias() -> None:
     hiding = policy(hidden=["Deleted Items"])
     assert hiding.resolve("Deleted Items") == Resolved("Deleted Items")
     assert hiding.is_hidden("Deleted Items")
-    assert not hiding.is_hidden("Deleted Items/sub")  # exact names only, as documented
     assert hiding.resolve("Deleted Messages").name == "Trash"
+    by_pattern = policy(hidden=["Deleted*"])
+    assert by_pattern.resolve("Deleted Items") == Resolved("Deleted Items")
+    assert by_pattern.resolve("deleted items") == Resolved("deleted items")  # not hidden
+    assert not by_pattern.is_hidden("deleted items")  # names are case-sensitive
+
+
+def test_a_hidden_folder_hides_its_whole_subtree() -> None:
+    hiding = policy(hidden=["Archive/Old"], folders={"archive": "Archiv"})
+    assert hiding.is_hidden("Archive/Old")
+    assert hiding.is_hidden("Archive/Old/2019")
+    assert hiding.is_hidden("Archive/Old/2019/Q1")
+    assert not hiding.is_hidden("Archive")
+    assert not hiding.is_hidden("Archive/Older")
+    assert not hiding.is_hidden("archive/old/2019")  # case-sensitive, like IMAP names
+    assert hiding.hidden_below("Archive", ["Archive", "Archive/Old/2019"])
+    assert not hiding.hidden_below("Archive", ["Archive", "Archive/New"])
+    assert not hiding.hidden_below("Archive/Old", ["Archive/Older/x"])
+
+
+@pytest.mark.parametrize(("pattern", "hidden", "shown"), [
+    ("Lists/*", ["Lists/a", "Lists/a/b"], ["Lists", "Listsx/a"]),
+    ("Lists/%", ["Lists/a", "Lists/a/b"], ["Lists"]),  # % stops at /, the subtree follows
+    ("%/Private", ["Work/Private", "Home/Private/2019"], ["Private", "Work/Private2"]),
+    ("*/Private", ["a/b/c/Private", "a/Private/x"], ["Private"]),
+    ("Quarantine*", ["Quarantine", "Quarantine-2019", "Quarantine/x"], ["quarantine"]),
+    ("INBOX/Held", ["INBOX/Held", "INBOX/Held/x"], ["INBOX", "INBOX/Other"]),
+    ("inbox/held", ["INBOX/held"], ["INBOX", "INBOX/Held"]),  # INBOX in any case, rest exact
+])
+def test_hidden_patterns(pattern: str, hidden: list[str], shown: list[str]) -> None:
+    hiding = policy(hidden=[pattern])
+    assert [name for name in hidden if not hiding.is_hidden(name)] == []
+    assert [name for name in shown if hiding.is_hidden(name)] == []
+
+
+def test_inbox_may_be_protected_by_name_or_pattern() -> None:
+    """INBOX cannot be deleted anyway; protecting it also keeps RENAME INBOX from emptying it."""
+    assert policy(protected=["inbox"]).protection("INBOX") == "INBOX is a protected folder"
+    assert policy(protected=["*"]).protection("INBOX") == "INBOX is a protected folder"
+    assert policy(protected=["INBOX/*"]).protection("INBOX") is None
 
 
 def test_protection_covers_role_folders_extra_folders_and_their_parents() -> None:
@@ -137,6 +184,22 @@ def test_protection_covers_role_folders_extra_folders_and_their_parents() -> Non
     assert protecting.protection("Listsx") is None
     recreating = policy(protect_special=False)
     assert all(recreating.protection(name) is None for name in STANDARD.values())
+
+
+def test_protection_by_pattern_covers_matches_and_folders_above_existing_matches() -> None:
+    protecting = policy(protected=["Lists/*", "%/Important"], protect_special=False)
+    existing = ["Lists", "Lists/family", "Work", "Work/Important", "Home"]
+    assert protecting.protection("Lists/family") == "Lists/family is a protected folder"
+    assert protecting.protection("Lists/family/2019") == "Lists/family/2019 is a protected folder"
+    assert protecting.protection("Work/Important") == "Work/Important is a protected folder"
+    assert protecting.protection("Lists", existing) == (
+        "Lists contains the protected folder Lists/family")
+    assert protecting.protection("Work", existing) == (
+        "Work contains the protected folder Work/Important")
+    assert protecting.protection("Home", existing) is None  # no Important below it
+    assert protecting.protection("Work/Important/x", existing) is None  # % is one level
+    assert protecting.protection("lists/family") is None  # case-sensitive
+    assert protecting.protection("Lists") is None  # nothing below it exists
 
 
 def test_every_role_has_builtin_aliases_that_resolve_to_it() -> None:

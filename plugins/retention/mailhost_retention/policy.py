@@ -6,15 +6,13 @@ the decisions that delete mail are unit-tested without a server.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from mailhost.config import ConfigError, build_section
 from mailhost.store.interface import MessageMeta
-from mailhost.store.names import SEPARATOR
+from mailhost.store.names import folder_matches
 from mailhost_retention.settings import Rule
 
 Source = Literal["user", "default"]
@@ -55,24 +53,12 @@ def effective_rules(defaults: Iterable[Rule], overrides: Iterable[Rule]) -> list
                   if selector_key(rule) not in replaced]
 
 
-@lru_cache(maxsize=256)
-def _pattern(folder: str) -> re.Pattern[str]:
-    parts = folder.split(SEPARATOR)
-    if parts[0].upper() == "INBOX":
-        parts[0] = "INBOX"  # the store spells INBOX one way; so may the admin, in any case
-    regex = "".join(
-        ".*" if char == "*" else f"[^{re.escape(SEPARATOR)}]*" if char == "%" else re.escape(char)
-        for char in SEPARATOR.join(parts)
-    )
-    return re.compile(regex)
-
-
 def matches(rule: Rule, name: str, special_use: str | None) -> bool:
     """Does ``rule`` cover the mailbox ``name`` with these (space-separated) special uses?"""
     if rule.special_use:
         uses = {use.lower() for use in (special_use or "").split()}
         return rule.special_use.lower() in uses
-    return _pattern(rule.folder).fullmatch(name) is not None
+    return folder_matches(name, rule.folder)
 
 
 def rule_for(

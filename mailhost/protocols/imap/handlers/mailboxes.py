@@ -19,7 +19,7 @@ from mailhost.protocols.imap.vanished import ranges_bytes, vanished_since
 from mailhost.protocols.imap.wire import flag_list, mailbox_name
 from mailhost.store.flags import CANONICAL
 from mailhost.store.interface import InvalidMailboxName, MailboxInfo, MailboxNotFound
-from mailhost.store.names import validate_mailbox_name
+from mailhost.store.names import subtree_match, validate_mailbox_name
 from mailhost.store.sqlite import views
 
 SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
@@ -161,24 +161,27 @@ async def unsubscribe(session: ImapSession, command: cmd.Unsubscribe) -> None:
     await session.complete(command)
 
 
-def _hidden(session: ImapSession) -> set[str]:
-    hidden: set[str] = set()
+def _hidden(session: ImapSession) -> list[str]:
+    """The folder patterns plugins hide; each hides the folders below its matches too."""
+    hidden: list[str] = []
     for names in session.app.plugins.collect("mailhost_hidden_mailboxes", app=session.app,
                                              username=session.username):
-        hidden.update(names)
+        hidden.extend(names)
     return hidden
 
 
 def _visible(session: ImapSession, boxes: list[MailboxInfo]) -> list[MailboxInfo]:
     hidden = _hidden(session)
-    return [box for box in boxes if box.name not in hidden]
+    if not hidden:
+        return boxes  # the usual case; LIST of 100k folders should not pay for the check
+    return [box for box in boxes if subtree_match(box.name, hidden) is None]
 
 
 async def _subscriptions(session: ImapSession) -> set[str]:
     """Subscribed names a plugin does not hide, with or without a mailbox."""
     hidden = _hidden(session)
     return {name for name in await session.require_mail().list_subscriptions()
-            if name not in hidden}
+            if subtree_match(name, hidden) is None}
 
 
 async def list_(session: ImapSession, command: cmd.List) -> None:
