@@ -7,7 +7,7 @@ not reach another account anyway; refusing it outright keeps logs and backups un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from mailhost.store.interface import InvalidMailboxName
@@ -40,17 +40,63 @@ def validate_mailbox_name(name: str) -> str:
 # -- folder patterns: IMAP LIST wildcards, shared by LIST/LSUB and the folder-choosing plugins --
 
 
+_Matcher = Callable[[str], object]  # truthy when the name matches
+
+
 @lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
+def _compile(pattern: str) -> _Matcher:
+    """A matcher for ``pattern`` whose time grows with the name's length only.
+
+    A regular expression with several ``.*`` backtracks: ``*a*a*a*a*a*a*a*b`` against a
+    60-character name of a's took seconds, on the event loop, and any user can send it in a
+    LIST. One wildcard cannot backtrack that way, so such a pattern (most of them: ``*``,
+    ``%``, ``INBOX/*``) stays a regular expression; others run as a set of pattern positions
+    advanced one character at a time (a bit set, see :func:`_positions_matcher`).
+    """
+    tokens = re.sub(r"[*%]{2,}", lambda run: "*" if "*" in run.group() else "%", pattern)
+    if tokens.count("*") + tokens.count("%") <= 1:
+        parts = []
+        for char in tokens:
+            if char == "*":
+                parts.append(".*")
+            elif char == "%":
+                parts.append(f"[^{re.escape(SEPARATOR)}]*")
+            else:
+                parts.append(re.escape(char))
+        return re.compile("".join(parts), re.DOTALL).fullmatch
+    return _positions_matcher(tokens)
+
+
+def _positions_matcher(tokens: str) -> _Matcher:
+    """Bit i of the state: the name read so far can end where pattern position i begins.
+
+    A literal moves its bit on when the character matches it; ``*`` keeps its bit on any
+    character, ``%`` on any but the separator; a wildcard may also match nothing, so its bit
+    lights the next one too (runs of wildcards were merged, so one step is enough).
+    """
+    literal: dict[str, int] = {}
+    star = percent = 0
+    for position, char in enumerate(tokens):
         if char == "*":
-            parts.append(".*")
+            star |= 1 << position
         elif char == "%":
-            parts.append(f"[^{re.escape(SEPARATOR)}]*")
+            percent |= 1 << position
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+            literal[char] = literal.get(char, 0) | 1 << position
+    wild = star | percent
+    accept = 1 << len(tokens)
+
+    def match(name: str) -> object:
+        state = 1 | (1 & wild) << 1
+        for char in name:
+            state = ((state & literal.get(char, 0)) << 1 | state & star
+                     | (state & percent if char != SEPARATOR else 0))
+            if not state:
+                return False
+            state |= (state & wild) << 1
+        return bool(state & accept)
+
+    return match
 
 
 def canonical_pattern(reference: str, pattern: str) -> str:
@@ -67,7 +113,7 @@ def canonical_pattern(reference: str, pattern: str) -> str:
 def matches(name: str, pattern: str) -> bool:
     """Does the canonical ``pattern`` match all of ``name``? ``*`` is anything, ``%`` anything
     but the hierarchy separator (RFC 3501 §6.3.8)."""
-    return _compile(pattern).fullmatch(name) is not None
+    return bool(_compile(pattern)(name))
 
 
 def folder_matches(name: str, pattern: str) -> bool:
