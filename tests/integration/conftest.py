@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -62,3 +63,12 @@ def alice(users: MailhostTestServer) -> Iterator[imaplib.IMAP4]:
     yield client
     with contextlib.suppress(imaplib.IMAP4.error, OSError):
         client.logout()
+
+
+@pytest.fixture
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail the test if anything logged a traceback while it ran (the server included)."""
+    caplog.set_level(logging.INFO)
+    yield
+    logged = caplog.get_records("setup") + caplog.get_records("call") + caplog.records
+    assert not [record for record in logged if record.exc_info], caplog.text

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import imaplib
 import re
 import socket
+import sqlite3
 import ssl
+import threading
 import time
+from collections.abc import Callable, Iterator
 
+from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.testing.server import MailhostTestServer
 
 ALICE = "alice@example.test"
@@ -162,6 +168,41 @@ def imap_client(
     if user is not None:
         client.login(user, password)
     return client
+
+
+@contextlib.contextmanager
+def store_held(server: MailhostTestServer, address: str) -> Iterator[Callable[[], int]]:
+    """Commit a change to ``address``'s INBOX, then hold the account's store until the
+    block ends; yields how many store jobs wait meanwhile.
+
+    The store runs one job per account at a time, in order, so a test can line up what two
+    sessions do (wait until ``waiting()`` counts each) and let it run in that order: races
+    become deterministic. Sessions wake to the change (IDLE pushes it) as they would to any.
+    """
+    gate, held = threading.Event(), threading.Event()
+    jobs: list[asyncio.Future[None]] = []
+    stores: list[SqliteMailStore] = []
+
+    async def hold(mail: SqliteMailStore) -> None:
+        loop = asyncio.get_running_loop()
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE mailbox SET highestmodseq = highestmodseq + 1 "
+                       "WHERE name = 'INBOX'")
+            loop.call_soon_threadsafe(mail.after_commit)
+            held.set()
+            gate.wait(30)
+        stores.append(mail)
+        jobs.append(asyncio.ensure_future(mail.run(job)))
+
+    server.with_mail(address, hold)
+    assert held.wait(10), "the store job did not start"
+    lock = stores[0]._serial  # the account's queue of store jobs
+    try:
+        yield lambda: len(lock._waiters or ())
+    finally:
+        gate.set()
+        assert wait_until(jobs[0].done)
 
 
 def mail(n: int, *, sender: str = "sender@example.test", to: str = ALICE,

@@ -85,3 +85,23 @@ def test_every_change_is_an_event(
     assert plugin.take(2) == [("message_stored", "INBOX", (3,), None),
                               ("expunged", "INBOX", (3,), None)]
     assert plugin.events == []
+
+
+def test_changes_made_in_a_renamed_selected_mailbox_carry_its_new_name(
+    recorder: tuple[Recorder, ImapWire, MailhostTestServer],
+) -> None:
+    """A session that had the mailbox selected before another session renamed it goes on
+    changing it; the events name the mailbox as it is called when the change commits."""
+    plugin, wire, server = recorder
+    wire.ok(b"CREATE Work")
+    wire.append(b"Work", b"Subject: one\r\n\r\nhi\r\n")
+    wire.ok(b"SELECT Work")
+    other = ImapWire(server.port("imap", "starttls"))
+    other.login(ALICE, ALICE_PASSWORD)
+    other.ok(b"RENAME Work Projects")
+    other.close()
+    assert plugin.take(3)[-1] == ("mailbox_renamed", "Work", (), "Projects")
+    wire.ok(b"STORE 1 +FLAGS (\\Deleted)")
+    wire.ok(b"EXPUNGE")
+    assert plugin.take(2) == [("flags_changed", "Projects", (1,), None),
+                              ("expunged", "Projects", (1,), None)]
