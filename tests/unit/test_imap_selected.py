@@ -262,3 +262,20 @@ async def test_runs_with_recent_and_an_expunge_not_yet_told(
     text, missing = await _render(mail, box, everything, [A.UID, A.FLAGS])
     assert b"FETCH (UID 12 FLAGS ())" in text and not missing  # RFC 2180 §4.1.3
     assert other is not box
+
+
+async def test_runs_around_what_another_session_changed_since_select(
+        mail: SqliteMailStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run is known to be the rows asked for by its count alone (_flag_run): new mail lies
+    above every UID the session knows, expunges make the count short."""
+    box_id = await _fill(mail)
+    await _open(mail)  # claims \Recent
+    box = await _open(mail)
+    everything = list(box.uids)
+    await mail.append("INBOX", MESSAGE)  # UID 31: not this session's yet
+    await mail.expunge(box_id, [everything[0], everything[9]])  # not told yet either
+    requests = [everything, everything[1:9], everything[10:], everything[:9] + everything[10:],
+                everything[1:9] + everything[10:]]  # the last skips only what is gone
+    await _compare(mail, box, monkeypatch, requests)
+    text, _ = await _render(mail, box, everything, [A.UID, A.FLAGS])
+    assert text.count(b" FETCH (") == len(everything)  # the expunged two as NIL FETCHes

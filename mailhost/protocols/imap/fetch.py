@@ -289,7 +289,7 @@ def _flag_run_renderer(
         values = itertools.chain.from_iterable(zip(seqs, *columns, strict=True))
         return b"".join(lines) % tuple(values)
 
-    return render
+    return views.FlagRunRenderer(render, session_uids, A.UID in items)
 
 
 async def fetch_responses(

@@ -15,6 +15,7 @@ is answered from what the last one read, with no trip to the database thread.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import sqlite3
 import weakref
@@ -38,8 +39,17 @@ JSON_CHUNK = 2000  # UIDs per json_each parameter when a UID list is sparse
 FlagRow = tuple[int, int, int, str]
 """(uid, modseq, flag bits, encoded keywords) of one message."""
 
-FlagRunRenderer = Callable[["FlagRun"], "bytes | None"]
-"""The response lines of a run of messages; None when it cannot render that run."""
+
+@dataclass(frozen=True, slots=True)
+class FlagRunRenderer:
+    """Renders runs of flags-only FETCH responses for one session (see :func:`_flag_run`)."""
+
+    render: Callable[[FlagRun], bytes | None]
+    """The response lines of a run of messages; None when it cannot render that run."""
+    known: Sequence[int]  # the session's UIDs, ascending: what its sequence numbers count
+    with_uid: bool  # the lines carry UID, so the run needs the UIDs' digits
+
+
 FLAG_RUN_ROWS = 512  # messages per FlagRunRenderer call: keeps a small first batch small
 MIN_LINE_BYTES = 16  # a FETCH response line is longer: "* 1 FETCH (FLAGS ())" and CRLF
 
@@ -406,41 +416,57 @@ def fetch_sql(columns: tuple[str, ...], changedsince: bool, where: str) -> str:
 class FlagRun:
     """Consecutive messages of one FETCH window, each column as read (ASCII digits)."""
 
-    uids: list[int]
-    uid_digits: list[bytes]
+    uids: Sequence[int]
+    uid_digits: list[bytes]  # empty unless asked for
     flags: list[bytes]  # b"bits" or b"bits keywords"
     modseqs: list[bytes]  # empty unless asked for
 
 
+# The (mailbox_id, uid) index of UNIQUE (mailbox_id, uid), named by SQLite; see _flag_run.
+_UID_INDEX = "sqlite_autoindex_message_1"
+
+
 def _flag_run(
-    conn: sqlite3.Connection, mailbox_id: int, where: str, params: tuple[Any, ...],
-    wanted: Sequence[int], with_modseq: bool,
+    conn: sqlite3.Connection, mailbox_id: int, low: int, high: int, wanted: Sequence[int],
+    with_uid: bool, with_modseq: bool,
 ) -> FlagRun | None:
-    """The messages ``wanted`` in one FETCH window; None unless every one of them exists and
-    no other lies in the window.
+    """The messages ``wanted``, all the session's UIDs from ``low`` to ``high``; None unless
+    the mailbox holds exactly those in that range.
 
     SQLite concatenates each column into one string: building Python objects for three
     columns of 100,000 rows cost five times SQLite's own walk of the index and table. The
-    UIDs come back in the order the other columns were concatenated in and are compared with
-    ``wanted``, so a run whose order or membership differs is never misread.
+    range is read through the UID index (INDEXED BY: no other plan), so the concatenation
+    is in UID order. A count is enough to know the rows are ``wanted``: a message gets a UID
+    above every UID that existed when it was stored, so nothing in the mailbox below
+    ``high`` can be unknown to a session that knows ``high``; the range can only have lost
+    messages (expunged by another session), and then the count is short.
     """
+    digits = ", CAST(group_concat(g.uid) AS BLOB)" if with_uid else ""
     modseq = ", CAST(group_concat(g.modseq) AS BLOB)" if with_modseq else ""
     found = conn.execute(
-        "SELECT CAST(group_concat(g.uid) AS BLOB), CAST(group_concat(CASE g.keywords "
-        "WHEN '' THEN g.flags ELSE g.flags || ' ' || g.keywords END, char(10)) AS BLOB)"
-        f"{modseq} FROM message g WHERE g.mailbox_id = ? AND {where}",
-        (mailbox_id, *params)).fetchone()
-    if found[0] is None:
-        return None
-    digits = found[0].split(b",")
-    uids = list(map(int, digits))
-    if uids != (wanted if isinstance(wanted, list) else list(wanted)):
+        "SELECT count(*), CAST(group_concat(CASE g.keywords WHEN '' THEN g.flags "
+        f"ELSE g.flags || ' ' || g.keywords END, char(10)) AS BLOB){digits}{modseq} "
+        f"FROM message g INDEXED BY {_UID_INDEX} "
+        "WHERE g.mailbox_id = ? AND g.uid BETWEEN ? AND ?",
+        (mailbox_id, low, high)).fetchone()
+    count = len(wanted)
+    if found[0] != count:
         return None
     flags = found[1].split(b"\n")
-    modseqs = found[2].split(b",") if with_modseq else []
-    if len(flags) != len(uids) or (with_modseq and len(modseqs) != len(uids)):
+    columns = [found[2 + n].split(b",") for n in range(with_uid + with_modseq)]
+    if len(flags) != count:
         return None  # a keyword with a line break: let the rows answer
-    return FlagRun(uids, digits, flags, modseqs)
+    uid_digits = columns[0] if with_uid else []
+    modseqs = columns[-1] if with_modseq else []
+    return FlagRun(wanted, uid_digits, flags, modseqs)
+
+
+def _is_range_of(known: Sequence[int], uids: Sequence[int], start: int, end: int) -> bool:
+    """Whether ``uids[start:end]`` (ascending, all in ``known``) is every UID of ``known``
+    from the first to the last of them."""
+    first = bisect.bisect_left(known, uids[start])
+    last = first + (end - start) - 1
+    return last < len(known) and known[last] == uids[end - 1]
 
 
 @dataclass
@@ -491,14 +517,17 @@ async def fetch_batch(
                 position += 1
 
         for end, where, params in _uid_windows(uids, start, column, window):
+            run = None
+            if render_flags is not None and _is_range_of(render_flags.known, uids, position, end):
+                run = _flag_run(conn, mailbox_id, uids[position], uids[end - 1],
+                                uids[position:end], render_flags.with_uid, "modseq" in columns)
             if render_flags is not None:
-                run = _flag_run(conn, mailbox_id, where, params, uids[position:end],
-                                "modseq" in columns)
                 for first in range(0, len(run.uids) if run else 0, FLAG_RUN_ROWS):
                     assert run is not None
                     part = slice(first, first + FLAG_RUN_ROWS)
-                    data = render_flags(FlagRun(run.uids[part], run.uid_digits[part],
-                                                run.flags[part], run.modseqs[part]))
+                    data = render_flags.render(FlagRun(
+                        run.uids[part], run.uid_digits[part], run.flags[part],
+                        run.modseqs[part]))
                     if data is None:  # a run the renderer cannot take; rows take the rest
                         break
                     out.append(data)
