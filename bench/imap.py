@@ -16,6 +16,7 @@ from datetime import datetime
 from bench.net import StreamClient
 
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
+READ_SIZE = 256 * 1024  # bytes asked of the stream at a time
 
 
 class ImapError(Exception):
@@ -47,6 +48,10 @@ class ImapClient(StreamClient):
                  timeout: float) -> None:
         super().__init__(reader, writer, timeout)
         self._tag = 0
+        # Received and not yet parsed: self._data[self._pos:]. The client keeps its own
+        # buffer so that runs of plain lines are split at C speed (see _take_plain_lines).
+        self._data = b""
+        self._pos = 0
 
     @classmethod
     async def connect(cls, port: int, timeout: float = 60.0) -> ImapClient:
@@ -65,15 +70,65 @@ class ImapClient(StreamClient):
         async with asyncio.timeout(self.timeout):
             return await self._response()
 
+    async def _more(self) -> None:
+        """Add what the server has sent since (at least one byte) to the buffer."""
+        chunk = await self.reader.read(READ_SIZE)
+        if not chunk:
+            raise ImapError("the server closed the connection")
+        self._data = self._data[self._pos:] + chunk  # what is left is a partial line
+        self._pos = 0
+
+    async def _line(self) -> bytes:
+        while (end := self._data.find(b"\r\n", self._pos)) < 0:
+            await self._more()
+        line = self._data[self._pos:end + 2]
+        self._pos = end + 2
+        return line
+
+    async def _exactly(self, count: int) -> bytes:
+        while len(self._data) - self._pos < count:
+            await self._more()
+        data = self._data[self._pos:self._pos + count]
+        self._pos += count
+        return data
+
     async def _response(self) -> bytes:
         parts: list[bytes] = []
         while True:
-            line = await self.reader.readuntil(b"\r\n")
+            line = await self._line()
             parts.append(line)
             match = _LITERAL.search(line)
             if match is None:
                 return b"".join(parts)
-            parts.append(await self.reader.readexactly(int(match.group(1))))
+            parts.append(await self._exactly(int(match.group(1))))
+
+    def _take_plain_lines(self, prefix: bytes, reply: Reply) -> None:
+        """Move the buffered whole lines before the tagged one and before any literal into
+        ``reply.untagged`` in one split.
+
+        Parsing line by line cost the client ~0.7 us a line, so a 100,000-line FETCH measured
+        the client (68 ms to parse from memory) rather than either server. Lines are kept
+        with their CRLF, as :meth:`_response` returns them.
+        """
+        data, start = self._data, self._pos
+        if data.startswith(prefix, start):
+            return
+        last = data.rfind(b"\r\n", start)
+        if last < 0:
+            return
+        tagged = data.find(b"\r\n" + prefix, start, last + 2)
+        stop = tagged + 2 if tagged >= 0 else last + 2
+        literal = data.find(b"}\r\n", start, stop)
+        if literal >= 0:  # maybe a literal: its line and what follows go line by line
+            before = data.rfind(b"\r\n", start, literal)
+            if before < 0:
+                return
+            stop = before + 2
+        lines = data[start:stop].splitlines(keepends=True)
+        if len(lines) != data.count(b"\r\n", start, stop):  # a bare CR or LF in a line
+            lines = [line + b"\r\n" for line in data[start:stop - 2].split(b"\r\n")]
+        reply.untagged.extend(lines)
+        self._pos = stop
 
     async def read_until_tagged(self, tag: bytes, reply: Reply | None = None) -> Reply:
         """The untagged responses up to the tagged one, which must be OK.
@@ -87,6 +142,7 @@ class ImapClient(StreamClient):
     async def _until_tagged(self, tag: bytes, reply: Reply) -> Reply:
         prefix = tag + b" "
         while True:
+            self._take_plain_lines(prefix, reply)
             line = await self._response()
             if line.startswith(prefix):
                 status, _, text = line[len(prefix):].partition(b" ")
