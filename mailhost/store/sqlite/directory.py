@@ -19,6 +19,11 @@ from mailhost.store.sqlite.schema import DIRECTORY_MIGRATIONS
 MAX_ALIAS_DEPTH = 8
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 8192
+# How long a reading of the directory files' state serves cache hits that found something (see
+# _one): two stat calls per lookup, six to eight lookups per delivery, cost ~10% of a
+# delivery's CPU. Another process's change (the CLI) therefore shows within this long; this
+# process's own writes, and any lookup that found nothing, see it at once.
+STATE_SECONDS = 0.005
 
 FileState = tuple[int, ...]
 
@@ -41,6 +46,16 @@ class SqliteDirectory:
         self.lock = asyncio.Lock()
         self.path = path  # the database file, if known: lets lookups be cached (see _one)
         self._cache: dict[tuple[str, tuple[Any, ...]], tuple[FileState, float, Any]] = {}
+        self._state: FileState | None = None  # the files' state, read at _state_read
+        self._state_read = 0.0
+
+    def _state_now(self, fresh: bool = False) -> FileState:
+        """The directory files' state, read again if ``fresh`` or older than STATE_SECONDS."""
+        assert self.path is not None
+        now = time.monotonic()
+        if fresh or self._state is None or now - self._state_read >= STATE_SECONDS:
+            self._state, self._state_read = file_state(self.path), now
+        return self._state
 
     def _snapshot(self) -> FileState | None:
         """The directory files' state, taken before reading (see :meth:`_one`), or None.
@@ -48,7 +63,7 @@ class SqliteDirectory:
         A method that makes several lookups takes it once and hands it to each: the answers
         are then those of one moment during the call, as if the lookups ran at once.
         """
-        return file_state(self.path) if self.path is not None else None
+        return self._state_now() if self.path is not None else None
 
     async def _one(self, sql: str, params: tuple[Any, ...] = (), *,
                    state: FileState | None = None,
@@ -57,22 +72,29 @@ class SqliteDirectory:
         CACHE_SECONDS).
 
         Every RCPT, delivery, login and APPEND quota check looks up a user, a domain or an
-        alias; a lookup from the cache costs two stat calls (``state``, unless the caller
-        took it already: see :meth:`_snapshot`) instead of a hop to the database thread. Any
-        commit, by this process or another (the CLI), moves the files; the time bound covers
-        a commit caught between writing its WAL frames and publishing them. The converted
-        value is what is kept, so a hit builds nothing (the values are immutable).
+        alias; a lookup from the cache costs at most two stat calls (``state``, read at most
+        every STATE_SECONDS, unless the caller took it already: see :meth:`_snapshot`)
+        instead of a hop to the database thread. Any commit, by this process or another (the
+        CLI), moves the files; the time bound covers a commit caught between writing its WAL
+        frames and publishing them. A cached "nothing there" is only reused while the files
+        are unchanged right now, so a user or domain just added is never refused. The
+        converted value is what is kept, so a hit builds nothing (the values are immutable).
         """
         if self.path is None:
             row = await self._fetch_one(sql, params)
             return row if convert is None else convert(row)
         if state is None:
-            state = file_state(self.path)  # before the read: a commit after it moves the state
+            state = self._state_now()  # before the read: a commit after it moves the state
         now = time.monotonic()
         key = (sql, params)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] == state and now - cached[1] < CACHE_SECONDS:
-            return cached[2]
+        if cached is not None and now - cached[1] < CACHE_SECONDS:
+            if cached[2] is not None and cached[0] == state:
+                return cached[2]
+            if cached[2] is None:  # "nothing there" is checked against the files as they are
+                state = self._state_now(fresh=True)
+                if cached[0] == state:
+                    return None
         row = await self._fetch_one(sql, params)
         value = row if convert is None else convert(row)
         if len(self._cache) >= CACHE_SIZE:
@@ -96,6 +118,7 @@ class SqliteDirectory:
                 raise
             finally:
                 self._cache.clear()
+                self._state = None
 
     @staticmethod
     def _user(row: Any) -> User:
