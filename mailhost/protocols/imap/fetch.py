@@ -269,11 +269,10 @@ def _flag_run_renderer(
         return made
 
     def render(run: views.FlagRun) -> bytes | None:
-        first = bisect.bisect_left(session_uids, run.uids[0])
-        last = first + len(run.uids) - 1
-        if last >= len(session_uids) or session_uids[last] != run.uids[-1]:
+        first = views.range_position(session_uids, run.uids[0], run.uids[-1], len(run.uids))
+        if first is None:
             return None
-        seqs = range(first + 1, last + 2)
+        seqs = range(first + 1, first + len(run.uids) + 1)
         if is_recent is None:
             try:
                 lines = list(map(plain_templates.__getitem__, run.flags))

@@ -802,18 +802,27 @@ class SqliteMailStore:
         self._limits_current = False
 
     @staticmethod
-    def _check_quota(conn: Conn, limits: tuple[int, int], adding_bytes: int,
-                     adding_messages: int) -> None:
-        """Raise OverQuota if the additions would pass a limit (inside the transaction)."""
-        quota_bytes, quota_messages = limits
-        if not (quota_bytes or quota_messages):
-            return
+    def _usage(conn: Conn) -> tuple[int, int]:
+        """The account's (bytes, messages) as the triggers keep them (inside the transaction)."""
         used_bytes, used_messages = conn.execute(
             "SELECT used_bytes, used_messages FROM account_state WHERE id = 1").fetchone()
+        return used_bytes, used_messages
+
+    @staticmethod
+    def _refuse_over_quota(limits: tuple[int, int], usage: tuple[int, int],
+                           adding_bytes: int, adding_messages: int) -> None:
+        """Raise OverQuota if the additions to ``usage`` would pass a limit."""
+        (quota_bytes, quota_messages), (used_bytes, used_messages) = limits, usage
         if quota_bytes and used_bytes + adding_bytes > quota_bytes:
             raise OverQuota("storage quota exceeded")
         if quota_messages and used_messages + adding_messages > quota_messages:
             raise OverQuota("message count quota exceeded")
+
+    def _check_quota(self, conn: Conn, limits: tuple[int, int], adding_bytes: int,
+                     adding_messages: int) -> None:
+        """Raise OverQuota if the additions would pass a limit (inside the transaction)."""
+        if any(limits):
+            self._refuse_over_quota(limits, self._usage(conn), adding_bytes, adding_messages)
 
     async def _limits(self) -> tuple[int, int]:
         if not self._limits_current:
@@ -1004,6 +1013,7 @@ class SqliteMailStore:
         """
         boxes: dict[str, list[Any]] = {}
         rows: list[tuple[object, ...]] = []
+        usage: tuple[int, int] | None = None  # read once, when a message has a limit
         added_bytes = added_messages = 0
         now = time.time()
         for n, message in prepared:
@@ -1016,12 +1026,14 @@ class SqliteMailStore:
                     continue
                 box = boxes[message.mailbox] = list(found)
             raw = message.raw
-            try:
-                self._check_quota(conn, message.limits, added_bytes + len(raw),
-                                  added_messages + 1)
-            except OverQuota as exc:
-                outcomes[n] = exc
-                continue
+            if any(message.limits):
+                usage = usage or self._usage(conn)
+                try:
+                    self._refuse_over_quota(message.limits, usage, added_bytes + len(raw),
+                                            added_messages + 1)
+                except OverQuota as exc:
+                    outcomes[n] = exc
+                    continue
             added_bytes += len(raw)
             added_messages += 1
             mailbox_id, uid, modseq = box[0], box[3], box[4] + 1

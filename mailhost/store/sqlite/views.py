@@ -461,12 +461,13 @@ def _flag_run(
     return FlagRun(wanted, uid_digits, flags, modseqs)
 
 
-def _is_range_of(known: Sequence[int], uids: Sequence[int], start: int, end: int) -> bool:
-    """Whether ``uids[start:end]`` (ascending, all in ``known``) is every UID of ``known``
-    from the first to the last of them."""
-    first = bisect.bisect_left(known, uids[start])
-    last = first + (end - start) - 1
-    return last < len(known) and known[last] == uids[end - 1]
+def range_position(known: Sequence[int], first: int, last: int, count: int) -> int | None:
+    """Where ``count`` ascending UIDs of ``known``, from ``first`` to ``last``, stand in it,
+    if they are every UID of ``known`` in that range (so their sequence numbers count up
+    from the position + 1); else None."""
+    position = bisect.bisect_left(known, first)
+    end = position + count - 1
+    return position if end < len(known) and known[end] == last else None
 
 
 @dataclass
@@ -518,7 +519,8 @@ async def fetch_batch(
 
         for end, where, params in _uid_windows(uids, start, column, window):
             run = None
-            if render_flags is not None and _is_range_of(render_flags.known, uids, position, end):
+            if render_flags is not None and range_position(
+                    render_flags.known, uids[position], uids[end - 1], end - position) is not None:
                 run = _flag_run(conn, mailbox_id, uids[position], uids[end - 1],
                                 uids[position:end], render_flags.with_uid, "modseq" in columns)
             if render_flags is not None:
