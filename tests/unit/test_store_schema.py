@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -85,18 +87,31 @@ def test_a_migration_done_by_another_process_meanwhile_is_not_repeated(
         conn.close()
 
 
-def _open_account(path: str) -> str:
+def _open_accounts(paths: list[str], start: Barrier, results: Queue) -> None:
+    """Open each path in step with the other processes, so every file is new to all of them."""
     from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
-    try:
-        db_module.connect(Path(path), ACCOUNT_MIGRATIONS).close()
-    except Exception as exc:  # reported to the parent, which fails the test with it
-        return f"{type(exc).__name__}: {exc}"
-    return "ok"
+    for path in paths:
+        start.wait(timeout=30)
+        try:
+            db_module.connect(Path(path), ACCOUNT_MIGRATIONS).close()
+        except Exception as exc:  # reported to the parent, which fails the test with it
+            results.put(f"{type(exc).__name__}: {exc}")
+        else:
+            results.put("ok")
 
 
 def test_processes_opening_a_new_account_at_once_all_succeed(tmp_path: Path) -> None:
     # The first mail to a new account can reach the server and `mailhost deliver` together.
-    paths = [str(tmp_path / f"{n}.sqlite") for n in range(6)]
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        results = pool.map(_open_account, [p for p in paths for _ in range(4)])
-    assert results == ["ok"] * len(results)
+    # Switching a new file to WAL at once from several processes used to fail one of them
+    # with "database is locked" (SQLite does not wait there): 4 processes, 25 files in step.
+    context = multiprocessing.get_context("spawn")
+    paths = [str(tmp_path / f"{n}.sqlite") for n in range(25)]
+    start, results = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_open_accounts, args=(paths, start, results))
+               for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in range(4 * len(paths))]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert outcomes == ["ok"] * len(outcomes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import aiosqlite
 from mailhost.store.interface import StoreError
 
 Migration = str
+
+#: Matches ``PRAGMA busy_timeout``: how long opening may wait for another process's lock.
+BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class DurabilityError(StoreError):
@@ -74,10 +78,9 @@ async def open_database(path: Path, migrations: Sequence[Migration]) -> aiosqlit
 
 
 def _configure(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
-    row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-    mode = str(row[0]).lower() if row else ""
+    mode = _enable_wal(conn)
     conn.execute("PRAGMA synchronous = FULL")
     row = conn.execute("PRAGMA synchronous").fetchone()
     sync = int(row[0]) if row else -1
@@ -87,6 +90,25 @@ def _configure(conn: sqlite3.Connection, path: Path) -> None:
             "needs journal_mode=wal and synchronous=FULL (2). Put the data directory on a local "
             "filesystem that supports WAL."
         )
+
+
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying while another process opens the same new file.
+
+    Changing the journal mode needs an exclusive lock taken from a shared one; when two
+    connections do that at once SQLite answers one of them SQLITE_BUSY at once instead of
+    calling the busy handler (waiting could deadlock), so the wait is done here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+            continue
+        return str(row[0]).lower() if row else ""
 
 
 def _user_version(conn: sqlite3.Connection) -> int:
