@@ -61,6 +61,7 @@ from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.schema import (
     ACCOUNT_MIGRATIONS,
     MESSAGE_INSERT_COLUMNS,
+    STALE_PLAN,
     SUBSCRIBED_SQL,
 )
 
@@ -140,6 +141,18 @@ def internal_day(ts: float, tz_minutes: int) -> int:
     integer column can be indexed where ``date(...)`` over every row could not.
     """
     return math.floor((ts + tz_minutes * 60) / 86400)
+
+
+def _is_stale_plan(exc: sqlite3.Error) -> bool:
+    """The insert found a mailbox row changed since it was planned (schema step 7)."""
+    return isinstance(exc, sqlite3.IntegrityError) and STALE_PLAN in str(exc)
+
+
+def _before_any_write(exc: sqlite3.Error) -> bool:
+    """Busy or locked: the statement never got to write (another connection had the lock,
+    or committed since this one's snapshot began)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _rollback(conn: Conn) -> None:
@@ -236,6 +249,21 @@ class _Prepared:
 
 
 AppendOutcome = tuple[MailboxInfo, MessageMeta] | BaseException
+Planned = list[tuple[int, tuple[MailboxInfo, MessageMeta]]]
+
+
+@dataclass
+class _Remembered:
+    """Mailbox rows as this store's own group commits left them, on one connection.
+
+    Valid while ``conn.total_changes`` is still ``changes``: any other statement of this
+    connection that changed a row (a flag, an expunge, a rename, a subscription) moves the
+    count. Changes by other processes are caught by the insert itself (schema step 7).
+    """
+
+    conn: Conn
+    changes: int
+    boxes: dict[str, list[Any]]  # mailbox name -> row of _MAILBOX_SQL, kept up to date
 
 
 class SqliteMailStore:
@@ -284,6 +312,8 @@ class SqliteMailStore:
         # Some body of this account waits for its MIME analysis (bodies.py). Set and cleared
         # on database threads, one job at a time; read on the loop after each job.
         self._unanalysed = False
+        # The mailbox rows as the last group commit left them (database threads only).
+        self._remembered: _Remembered | None = None
         self._analysis_timer: asyncio.TimerHandle | None = None
         self._analysing: asyncio.Task[None] | None = None
 
@@ -465,6 +495,7 @@ class SqliteMailStore:
 
     def _drop(self, conn: Conn) -> None:
         self._conn = None
+        self._remembered = None
         conn.close()
 
     def after_commit(self) -> None:
@@ -974,44 +1005,94 @@ class SqliteMailStore:
                 outcomes.append(exc)
         if not prepared:
             return outcomes
+        planned = self._store_from_memory(conn, prepared, outcomes)
+        if planned is None:
+            planned = self._store_in_transaction(conn, prepared, outcomes)
+        for n, result in planned:
+            outcomes[n] = result
+        if planned and any(message.analysed is None for _n, message in prepared):
+            self._unanalysed = True
+        return outcomes
+
+    def _store_from_memory(self, conn: Conn, prepared: list[tuple[int, _Prepared]],
+                           outcomes: list[AppendOutcome]) -> Planned | None:
+        """Plan from the remembered mailbox rows and store with one autocommit INSERT.
+
+        One statement is the whole transaction, so the database thread gives up the GIL once
+        per group commit instead of four times (BEGIN, the mailbox read, INSERT, COMMIT); each
+        time it waited for the event loop to reach a system call, which cost more than the
+        statements. None when the memory does not cover this group (another write on this
+        connection, a mailbox not seen yet, a quota to check against fresh usage, more rows
+        than one statement takes) or another process changed a mailbox meanwhile: the caller
+        then runs the transaction, which reads everything afresh.
+        """
+        memory = self._remembered
+        if (memory is None or memory.conn is not conn or memory.changes != conn.total_changes
+                or len(prepared) > INSERT_ROWS
+                or any(any(message.limits) or message.mailbox not in memory.boxes
+                       for _n, message in prepared)):
+            return None
+        planned: Planned = []
+        rows = self._plan(conn, prepared, outcomes, planned, memory.boxes)
+        try:
+            self._insert_rows(conn, rows)
+        except sqlite3.Error as exc:
+            self._remembered = None  # the rows were updated as if stored: forget them
+            if _is_stale_plan(exc) or _before_any_write(exc):
+                return None  # nothing was written: plan again under the write lock
+            lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
+            for n, _message in prepared:
+                outcomes[n] = lost
+            return []
+        memory.changes = conn.total_changes
+        return planned
+
+    def _store_in_transaction(self, conn: Conn, prepared: list[tuple[int, _Prepared]],
+                              outcomes: list[AppendOutcome]) -> Planned:
+        """Read the mailbox rows under the write lock, plan, insert, COMMIT; remember the rows.
+
+        Failures go into ``outcomes`` and nothing is returned for them.
+        """
+        memory = self._remembered
+        before = conn.total_changes
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             failure: BaseException = temporary_error(exc) or exc
             for n, _message in prepared:
                 outcomes[n] = failure
-            return outcomes
-        planned: list[tuple[int, tuple[MailboxInfo, MessageMeta]]] = []
+            return []
+        planned: Planned = []
+        boxes: dict[str, list[Any]] = {}
         try:
-            rows = self._plan(conn, prepared, outcomes, planned)
+            rows = self._plan(conn, prepared, outcomes, planned, boxes)
             self._insert_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException as exc:
             _rollback(conn)
+            self._remembered = None
             if isinstance(exc, Exception):
                 lost = temporary_error(exc) or TemporaryStoreError(f"not stored: {exc}")
                 for n, _message in prepared:
                     if not isinstance(outcomes[n], (MailboxNotFound, OverQuota)):
                         outcomes[n] = lost
-                return outcomes
+                return []
             raise
-        for n, result in planned:
-            outcomes[n] = result
-        if any(message.analysed is None for _n, message in prepared):
-            self._unanalysed = True
-        return outcomes
+        if memory is not None and memory.conn is conn and memory.changes == before:
+            boxes = {**memory.boxes, **boxes}  # the others are as our last commit left them
+        self._remembered = _Remembered(conn, conn.total_changes, boxes)
+        return planned
 
     def _plan(self, conn: Conn, prepared: list[tuple[int, _Prepared]],
-              outcomes: list[AppendOutcome],
-              planned: list[tuple[int, tuple[MailboxInfo, MessageMeta]]],
+              outcomes: list[AppendOutcome], planned: Planned, boxes: dict[str, list[Any]],
               ) -> list[tuple[object, ...]]:
-        """Each message's UID, MODSEQ and ``message_insert`` row (schema step 6), from the
-        mailbox rows as read under the write lock; refusals go into ``outcomes``.
+        """Each message's UID, MODSEQ and ``message_insert`` row (schema step 7), from the
+        mailbox rows in ``boxes`` (those missing are read, under the write lock); refusals go
+        into ``outcomes``. ``boxes`` is left as the insert will leave the mailbox rows.
 
         Deciding here, before any insert, is what lets one statement store the whole group:
         the view's trigger needs no checks that could fail one row and not the others.
         """
-        boxes: dict[str, list[Any]] = {}
         rows: list[tuple[object, ...]] = []
         usage: tuple[int, int] | None = None  # read once, when a message has a limit
         added_bytes = added_messages = 0
@@ -1039,7 +1120,7 @@ class SqliteMailStore:
             mailbox_id, uid, modseq = box[0], box[3], box[4] + 1
             rows.append((*body_values(raw, message.analysed), mailbox_id, uid, modseq,
                          message.bits, message.keywords, message.ts, message.tz, now,
-                         internal_day(message.ts, message.tz)))
+                         internal_day(message.ts, message.tz), box[1]))
             # As the row's trigger and the counter triggers will leave the mailbox row.
             box[3], box[4] = uid + 1, modseq
             box[7], box[8], box[9] = box[7] + 1, box[8] + (not message.bits & 1), box[9] + len(raw)

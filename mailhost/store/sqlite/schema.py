@@ -220,11 +220,54 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
             WHERE id = NEW.mailbox_id;
     END;
     """,
+    # 7: each row of message_insert also names the mailbox it was planned for, and the insert
+    # is refused unless that mailbox still has this id, name, uidnext and highestmodseq. A
+    # group commit may then be planned from the mailbox rows as this connection's last
+    # commit left them and stored by that one INSERT in autocommit mode, one statement and one
+    # transaction (see SqliteMailStore._store_from_memory): a change by another process in
+    # between (``mailhost deliver``, the CLI) fails the whole statement, and the group is
+    # planned again from fresh reads.
+    """
+    DROP TRIGGER message_insert_row;
+    DROP VIEW message_insert;
+    CREATE VIEW message_insert(
+        header_end, envelope, bodystructure, body_simple, tree, hdr_from, hdr_to, hdr_cc,
+        hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date, analysed, raw, text,
+        mailbox_id, uid, modseq, flags, keywords, internaldate, internaldate_tz, savedate,
+        internal_day, mailbox_name
+    ) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+    CREATE TRIGGER message_insert_row INSTEAD OF INSERT ON message_insert
+    BEGIN
+        SELECT RAISE(ABORT, 'mailhost: stale append plan') WHERE NOT EXISTS (
+            SELECT 1 FROM mailbox WHERE id = NEW.mailbox_id AND name = NEW.mailbox_name
+                AND uidnext = NEW.uid AND highestmodseq = NEW.modseq - 1);
+        INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree,
+            hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date,
+            analysed)
+        VALUES (length(NEW.raw), NEW.header_end, NEW.envelope, NEW.bodystructure,
+            NEW.body_simple, NEW.tree, NEW.hdr_from, NEW.hdr_to, NEW.hdr_cc, NEW.hdr_bcc,
+            NEW.hdr_subject, NEW.hdr_message_id, NEW.x_uidl, NEW.sent_date, NEW.analysed);
+        INSERT INTO body_raw(body_id, raw) VALUES (last_insert_rowid(), NEW.raw);
+        INSERT INTO body_text(body_id, text)
+            SELECT last_insert_rowid(), NEW.text WHERE NEW.text IS NOT NULL;
+        INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, internaldate,
+            internaldate_tz, savedate, size, internal_day)
+        VALUES (NEW.mailbox_id, NEW.uid, last_insert_rowid(), NEW.modseq, NEW.flags,
+            NEW.keywords, NEW.internaldate, NEW.internaldate_tz, NEW.savedate,
+            length(NEW.raw), NEW.internal_day);
+        UPDATE mailbox SET uidnext = NEW.uid + 1, highestmodseq = NEW.modseq
+            WHERE id = NEW.mailbox_id;
+    END;
+    """,
 )
+
+# The message of the guard in message_insert (schema step 7).
+STALE_PLAN = "mailhost: stale append plan"
 
 # MailboxInfo.subscribed for a row of ``mailbox``: a primary-key probe (schema step 5), cheap
 # enough for the row every append reads.
 SUBSCRIBED_SQL = "EXISTS (SELECT 1 FROM subscription WHERE subscription.name = mailbox.name)"
 
-# Values per row of the message_insert view (schema step 6).
-MESSAGE_INSERT_COLUMNS = 25
+# Values per row of the message_insert view (schema step 7).
+MESSAGE_INSERT_COLUMNS = 26
