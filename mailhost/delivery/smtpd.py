@@ -17,6 +17,7 @@ to their end. What these subclasses add:
 * ``[smtp] idle_timeout`` counted from the last bytes received while a message is coming in
   (aiosmtpd counts from the last command, so a big upload on a slow link was cut off);
 * a way to wait for the session to end, so the core's connection accounting stays right;
+* aiosmtpd's command-line logging skipped when its logger drops the line (below);
 * DATA read in bulk up to ``CRLF.CRLF`` (:mod:`mailhost.delivery.dataread`) rather than one
   ``readuntil`` per line, with aiosmtpd's rules and replies: a 5 KB message cost ~0.2 ms of
   event-loop time in aiosmtpd's reader.
@@ -28,8 +29,10 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, AnyStr
 
+import aiosmtpd.smtp
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
@@ -47,6 +50,28 @@ COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4, CRLF included
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
+
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_library_sanitized_log = aiosmtpd.smtp.sanitized_log
+
+
+def _sanitized_log_if_enabled(func: Callable[..., None], msg: AnyStr, *args: Any,
+                              **kwargs: Any) -> None:
+    """aiosmtpd's ``sanitized_log``, skipped when the line would be dropped anyway.
+
+    aiosmtpd calls it twice per command line, and it matches a regular expression against the
+    line (to mask AUTH data) before the logger looks at its level; mailhost sets aiosmtpd's
+    ``mail.log`` to WARNING (delivery/plugin.py), so that work was always thrown away.
+    """
+    logger = getattr(func, "__self__", None)
+    level = _LOG_LEVELS.get(getattr(func, "__name__", ""))
+    if isinstance(logger, logging.Logger) and level is not None \
+            and not logger.isEnabledFor(level):
+        return
+    _library_sanitized_log(func, msg, *args, **kwargs)
+
+
+aiosmtpd.smtp.sanitized_log = _sanitized_log_if_enabled  # the module's global, looked up per call
 
 _DATA_REFUSALS = {DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
                   DataState.TOO_MUCH: "552 Error: Too much mail data"}  # aiosmtpd's texts

@@ -4,9 +4,11 @@ idle timer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterator
 
+import aiosmtpd.smtp
 import pytest
 from aiosmtpd.smtp import SMTP
 
@@ -140,3 +142,24 @@ async def test_mail_and_rcpt_fast_paths_answer_like_aiosmtpd() -> None:
                         ours = await _replies(server, command, arg, False, **kwargs)
                         theirs = await _replies(server, command, arg, True, **kwargs)
                         assert ours == theirs, (command, arg, kwargs)
+
+
+def test_aiosmtpd_command_logging_is_skipped_when_its_logger_drops_it(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    sanitized: list[bytes] = []
+    real_sanitize = aiosmtpd.smtp.sanitize
+    monkeypatch.setattr(aiosmtpd.smtp, "sanitize",
+                        lambda text: sanitized.append(text) or real_sanitize(text))
+    library_log = logging.getLogger("mail.log")
+    line = b"AUTH PLAIN c2VjcmV0\r\n"
+    level = library_log.level
+    try:
+        library_log.setLevel(logging.WARNING)  # as the delivery plugin sets it
+        aiosmtpd.smtp.sanitized_log(library_log.info, "%r >> %r", "peer", line)
+        assert sanitized == []  # no regular expression run for a line nobody sees
+        with caplog.at_level(logging.DEBUG, logger="mail.log"):
+            aiosmtpd.smtp.sanitized_log(library_log.info, "%r >> %r", "peer", line)
+    finally:
+        library_log.setLevel(level)
+    assert sanitized == [line]
+    assert "********" in caplog.text and "c2VjcmV0" not in caplog.text  # still masked
