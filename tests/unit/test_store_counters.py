@@ -133,3 +133,25 @@ async def test_search_since_uses_the_stored_local_day(tmp_path: Path) -> None:
 def test_internal_day_floors(when: float) -> None:
     assert internal_day(-1.0, 0) == -1
     assert internal_day(when, 0) == int(when // 86400)
+
+
+async def test_status_counts_read_deleted_flags_only_when_asked(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path)
+    try:
+        await store.directory.add_user(USER, hash_password("pw"))
+        async with store.account(USER) as mail:
+            stored = [await mail.append("INBOX", message(n), ["\\Deleted"] if n % 2 else [])
+                      for n in range(5)]
+            box = stored[-1][0]
+            deleted_size = sum(meta.size for _info, meta in stored if "\\Deleted" in meta.flags)
+            assert await mail.status_counts(box.id) == (5, 2, deleted_size)
+            statements: list[str] = []
+            await mail.run(lambda conn: conn.set_trace_callback(statements.append))
+            assert await mail.status_counts(box.id, deleted=False) == (5, 0, 0)
+            await mail.run(lambda conn: conn.set_trace_callback(None))
+            plans = [" ".join(str(row) for row in await mail._all(
+                "EXPLAIN QUERY PLAN " + statement.replace("?", "1")))
+                for statement in statements if statement.startswith("SELECT")]
+            assert plans and not [plan for plan in plans if "SCAN" in plan]  # index ranges only
+    finally:
+        await store.close()

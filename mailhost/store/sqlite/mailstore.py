@@ -1464,13 +1464,25 @@ class SqliteMailStore:
         )
         return {r[0]: r[1] for r in rows}
 
-    async def status_counts(self, mailbox_id: int) -> tuple[int, int, int]:
-        """(recent, deleted, deleted bytes) for STATUS RECENT, DELETED and DELETED-STORAGE."""
-        row = await self._one(
-            "SELECT COALESCE(SUM(g.uid >= m.first_recent_uid), 0), "
-            "COALESCE(SUM((g.flags & 8) != 0), 0), "
-            "COALESCE(SUM(CASE WHEN (g.flags & 8) != 0 THEN g.size ELSE 0 END), 0) "
-            "FROM mailbox m LEFT JOIN message g ON g.mailbox_id = m.id WHERE m.id = ?",
-            (mailbox_id,),
-        )
-        return int(row[0]), int(row[1]), int(row[2])
+    async def status_counts(self, mailbox_id: int, deleted: bool = True) -> tuple[int, int, int]:
+        """(recent, deleted, deleted bytes) for STATUS RECENT, DELETED and DELETED-STORAGE.
+
+        RECENT is a range of the UID index. The \\Deleted counts need every message's flags,
+        so a STATUS that does not ask for them passes ``deleted=False`` and gets zeros: a
+        client polling MESSAGES and UNSEEN of every folder must not scan each one.
+        """
+        def count(conn: Conn) -> tuple[int, int, int]:
+            row = conn.execute("SELECT first_recent_uid FROM mailbox WHERE id = ?",
+                               (mailbox_id,)).fetchone()
+            if row is None:
+                return 0, 0, 0
+            recent = conn.execute("SELECT COUNT(*) FROM message WHERE mailbox_id = ? "
+                                  "AND uid >= ?", (mailbox_id, row[0])).fetchone()[0]
+            if not deleted:
+                return int(recent), 0, 0
+            flagged, size = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM message "
+                "WHERE mailbox_id = ? AND (flags & 8) != 0", (mailbox_id,)).fetchone()
+            return int(recent), int(flagged), int(size)
+
+        return await self.run(count)

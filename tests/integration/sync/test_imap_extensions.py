@@ -87,3 +87,22 @@ def test_list_subscribed_shows_a_deleted_parent_as_nonexistent(connect: Connect)
         b'* LIST (\\NonExistent \\HasChildren \\Subscribed) "/" Team']
     assert wire.ok(b'LIST "" "T%"') == [b'* LIST (\\Noselect \\HasChildren) "/" Team']
     assert wire.ok(b'LSUB "" "T*"') == [b'* LSUB (\\Noselect) "/" Team']
+
+
+def test_status_recent_and_deleted_counts_follow_other_sessions(
+    connect: Connect, deliver: Deliver,
+) -> None:
+    wire = connect(select=None)
+    for n in range(3):
+        deliver(n)
+    assert wire.ok(b"STATUS INBOX (MESSAGES RECENT)") == [
+        b"* STATUS INBOX (MESSAGES 3 RECENT 3)"]
+    other = connect()  # selecting INBOX takes its \Recent
+    other.ok(b"STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+    line = wire.ok(b"STATUS INBOX (RECENT DELETED DELETED-STORAGE UNSEEN)")[0]
+    assert line.startswith(b"* STATUS INBOX (RECENT 0 DELETED 2 DELETED-STORAGE ")
+    stored = int(line.split(b"DELETED-STORAGE ")[1].split(b" ")[0])
+    sizes = other.ok(b"FETCH 1,3 (RFC822.SIZE)")
+    assert stored == sum(int(s.split(b"RFC822.SIZE ")[1].rstrip(b")")) for s in sizes)
+    assert wire.ok(b"STATUS INBOX (MESSAGES UNSEEN RECENT)") == [
+        b"* STATUS INBOX (MESSAGES 3 UNSEEN 3 RECENT 0)"]

@@ -251,11 +251,19 @@ async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
     await session.complete(command)
 
 
+# STATUS items counted from every message's \Deleted flag; RECENT is a range of the UID
+# index, and the other items are kept in the mailbox row.
+_DELETED_ITEMS = frozenset({cmd.StatusItem.DELETED, cmd.StatusItem.DELETED_STORAGE})
+
+
 async def _status_line(
     session: ImapSession, box: MailboxInfo, items: tuple[cmd.StatusItem, ...]
 ) -> None:
     mail = session.require_mail()
-    recent, deleted, deleted_size = await mail.status_counts(box.id)
+    recent = deleted = deleted_size = 0
+    wants_deleted = not _DELETED_ITEMS.isdisjoint(items)
+    if wants_deleted or cmd.StatusItem.RECENT in items:
+        recent, deleted, deleted_size = await mail.status_counts(box.id, deleted=wants_deleted)
     values = {
         cmd.StatusItem.MESSAGES: box.messages,
         cmd.StatusItem.RECENT: recent,
