@@ -175,3 +175,20 @@ def test_migration_7_keeps_mail_stored_through_the_old_view(tmp_path: Path) -> N
         assert_consistent(conn)
     finally:
         conn.close()
+
+
+async def test_an_append_is_never_acknowledged_inside_a_transaction_left_open(
+        store: SqliteStore) -> None:
+    # A single INSERT commits only in autocommit mode; inside a transaction some bug left
+    # open it would be reported stored and then lost with that transaction.
+    async with store.account(USER) as mail:
+        await mail.append("INBOX", message(1))  # remembered from here on
+        await mail.run(lambda conn: conn.execute("BEGIN"))
+        with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+            await mail.append("INBOX", message(2))
+        await mail.run(lambda conn: conn.execute("ROLLBACK"))
+        inbox = await mail.get_mailbox("INBOX")
+        assert inbox is not None and inbox.messages == 1
+        _info, meta = await mail.append("INBOX", message(3))
+        assert meta.uid == 2
+        await mail.run(assert_consistent)

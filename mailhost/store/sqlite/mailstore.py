@@ -1028,13 +1028,14 @@ class SqliteMailStore:
         """
         memory = self._remembered
         if (memory is None or memory.conn is not conn or memory.changes != conn.total_changes
+                or conn.in_transaction  # an INSERT now would not commit: never acknowledge it
                 or len(prepared) > INSERT_ROWS
                 or any(any(message.limits) or message.mailbox not in memory.boxes
                        for _n, message in prepared)):
             return None
         planned: Planned = []
-        rows = self._plan(conn, prepared, outcomes, planned, memory.boxes)
         try:
+            rows = self._plan(conn, prepared, outcomes, planned, memory.boxes)
             self._insert_rows(conn, rows)
         except sqlite3.Error as exc:
             self._remembered = None  # the rows were updated as if stored: forget them
@@ -1044,6 +1045,9 @@ class SqliteMailStore:
             for n, _message in prepared:
                 outcomes[n] = lost
             return []
+        except BaseException:
+            self._remembered = None
+            raise
         memory.changes = conn.total_changes
         return planned
 
