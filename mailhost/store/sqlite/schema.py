@@ -30,6 +30,31 @@ DIRECTORY_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+# What the trigger of the message_insert view does for each row (schema steps 6 and 7): the
+# new body's rowid is last_insert_rowid() in each step, as body_raw and body_text use body_id
+# as their rowid.
+_MESSAGE_INSERT_STEPS = """\
+        INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree,
+            hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date,
+            analysed)
+        VALUES (length(NEW.raw), NEW.header_end, NEW.envelope, NEW.bodystructure,
+            NEW.body_simple, NEW.tree, NEW.hdr_from, NEW.hdr_to, NEW.hdr_cc, NEW.hdr_bcc,
+            NEW.hdr_subject, NEW.hdr_message_id, NEW.x_uidl, NEW.sent_date, NEW.analysed);
+        INSERT INTO body_raw(body_id, raw) VALUES (last_insert_rowid(), NEW.raw);
+        INSERT INTO body_text(body_id, text)
+            SELECT last_insert_rowid(), NEW.text WHERE NEW.text IS NOT NULL;
+        INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, internaldate,
+            internaldate_tz, savedate, size, internal_day)
+        VALUES (NEW.mailbox_id, NEW.uid, last_insert_rowid(), NEW.modseq, NEW.flags,
+            NEW.keywords, NEW.internaldate, NEW.internaldate_tz, NEW.savedate,
+            length(NEW.raw), NEW.internal_day);
+        UPDATE mailbox SET uidnext = NEW.uid + 1, highestmodseq = NEW.modseq
+            WHERE id = NEW.mailbox_id;
+"""
+
+# The message of the guard in message_insert (schema step 7).
+STALE_PLAN = "mailhost: stale append plan"
+
 # Per-account database. AUTOINCREMENT on every id so SQLite never reuses the largest rowid,
 # and UIDs come from mailbox.uidnext, which only ever grows.
 ACCOUNT_MIGRATIONS: tuple[str, ...] = (
@@ -190,8 +215,7 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
     # statement instead of six per message: the database thread gives up and waits for the
     # GIL around every statement, which cost more than the inserts while the event loop was
     # busy with other deliveries. The caller computes uid and modseq (it holds the write
-    # lock); last_insert_rowid() is the new body's id in each step, as body_raw and body_text
-    # use body_id as their rowid.
+    # lock).
     """
     CREATE VIEW message_insert(
         header_end, envelope, bodystructure, body_simple, tree, hdr_from, hdr_to, hdr_cc,
@@ -202,23 +226,7 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
     CREATE TRIGGER message_insert_row INSTEAD OF INSERT ON message_insert
     BEGIN
-        INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree,
-            hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date,
-            analysed)
-        VALUES (length(NEW.raw), NEW.header_end, NEW.envelope, NEW.bodystructure,
-            NEW.body_simple, NEW.tree, NEW.hdr_from, NEW.hdr_to, NEW.hdr_cc, NEW.hdr_bcc,
-            NEW.hdr_subject, NEW.hdr_message_id, NEW.x_uidl, NEW.sent_date, NEW.analysed);
-        INSERT INTO body_raw(body_id, raw) VALUES (last_insert_rowid(), NEW.raw);
-        INSERT INTO body_text(body_id, text)
-            SELECT last_insert_rowid(), NEW.text WHERE NEW.text IS NOT NULL;
-        INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, internaldate,
-            internaldate_tz, savedate, size, internal_day)
-        VALUES (NEW.mailbox_id, NEW.uid, last_insert_rowid(), NEW.modseq, NEW.flags,
-            NEW.keywords, NEW.internaldate, NEW.internaldate_tz, NEW.savedate,
-            length(NEW.raw), NEW.internal_day);
-        UPDATE mailbox SET uidnext = NEW.uid + 1, highestmodseq = NEW.modseq
-            WHERE id = NEW.mailbox_id;
-    END;
+""" + _MESSAGE_INSERT_STEPS + """    END;
     """,
     # 7: each row of message_insert also names the mailbox it was planned for, and the insert
     # is refused unless that mailbox still has this id, name, uidnext and highestmodseq. A
@@ -239,31 +247,12 @@ ACCOUNT_MIGRATIONS: tuple[str, ...] = (
         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
     CREATE TRIGGER message_insert_row INSTEAD OF INSERT ON message_insert
     BEGIN
-        SELECT RAISE(ABORT, 'mailhost: stale append plan') WHERE NOT EXISTS (
+        SELECT RAISE(ABORT, '""" + STALE_PLAN + """') WHERE NOT EXISTS (
             SELECT 1 FROM mailbox WHERE id = NEW.mailbox_id AND name = NEW.mailbox_name
                 AND uidnext = NEW.uid AND highestmodseq = NEW.modseq - 1);
-        INSERT INTO body(size, header_end, envelope, bodystructure, body_simple, tree,
-            hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id, x_uidl, sent_date,
-            analysed)
-        VALUES (length(NEW.raw), NEW.header_end, NEW.envelope, NEW.bodystructure,
-            NEW.body_simple, NEW.tree, NEW.hdr_from, NEW.hdr_to, NEW.hdr_cc, NEW.hdr_bcc,
-            NEW.hdr_subject, NEW.hdr_message_id, NEW.x_uidl, NEW.sent_date, NEW.analysed);
-        INSERT INTO body_raw(body_id, raw) VALUES (last_insert_rowid(), NEW.raw);
-        INSERT INTO body_text(body_id, text)
-            SELECT last_insert_rowid(), NEW.text WHERE NEW.text IS NOT NULL;
-        INSERT INTO message(mailbox_id, uid, body_id, modseq, flags, keywords, internaldate,
-            internaldate_tz, savedate, size, internal_day)
-        VALUES (NEW.mailbox_id, NEW.uid, last_insert_rowid(), NEW.modseq, NEW.flags,
-            NEW.keywords, NEW.internaldate, NEW.internaldate_tz, NEW.savedate,
-            length(NEW.raw), NEW.internal_day);
-        UPDATE mailbox SET uidnext = NEW.uid + 1, highestmodseq = NEW.modseq
-            WHERE id = NEW.mailbox_id;
-    END;
+""" + _MESSAGE_INSERT_STEPS + """    END;
     """,
 )
-
-# The message of the guard in message_insert (schema step 7).
-STALE_PLAN = "mailhost: stale append plan"
 
 # MailboxInfo.subscribed for a row of ``mailbox``: a primary-key probe (schema step 5), cheap
 # enough for the row every append reads.
