@@ -11,6 +11,7 @@ import pytest
 from mailhost.auth.passwords import hash_password
 from mailhost.store.sqlite.db import connect
 from mailhost.store.sqlite.mailstore import SqliteMailStore, internal_day
+from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 from mailhost.store.sqlite.store import SqliteStore
 
@@ -37,14 +38,34 @@ def assert_consistent(conn: sqlite3.Connection) -> None:
         assert day == internal_day(ts, tz)
 
 
+def old_account_file(path: Path, version: int, mailboxes: str) -> sqlite3.Connection:
+    """An account file as schema step ``version`` left it, with its account_state row and the
+    mailboxes ``mailboxes`` names (the columns and VALUES of an INSERT INTO mailbox)."""
+    conn = connect(path, ACCOUNT_MIGRATIONS[:version])
+    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 7)")
+    conn.execute("INSERT INTO mailbox" + mailboxes)
+    return conn
+
+
+def query_plan(conn: sqlite3.Connection, sql: str) -> str:
+    """SQLite's plan for ``sql``, one string to search for an index name or a SCAN."""
+    return " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+
+async def open_store(tmp_path: Path, **pool: float) -> SqliteStore:
+    """A store under ``tmp_path`` with the account USER (password "pw")."""
+    store = await SqliteStore.open(tmp_path, DatabasePool(**pool))  # type: ignore[arg-type]
+    await store.directory.add_user(USER, hash_password("pw"))
+    return store
+
+
 async def check(mail: SqliteMailStore) -> None:
     await mail.run(assert_consistent)
 
 
 async def test_counters_follow_every_change(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path)
+    store = await open_store(tmp_path)
     try:
-        await store.directory.add_user(USER, hash_password("pw"))
         async with store.account(USER) as mail:
             await mail.create_mailbox("Work")
             for n in range(6):
@@ -79,10 +100,8 @@ async def test_counters_follow_every_change(tmp_path: Path) -> None:
 
 async def test_migration_3_fills_counters_from_existing_mail(tmp_path: Path) -> None:
     path = tmp_path / "v2.sqlite"
-    conn = connect(path, ACCOUNT_MIGRATIONS[:2])
-    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 7)")
-    conn.execute("INSERT INTO mailbox(id, name, uidvalidity, created_at) VALUES "
-                 "(1, 'INBOX', 1, 0), (2, 'Empty', 2, 0), (3, 'Sent', 3, 0)")
+    conn = old_account_file(path, 2, "(id, name, uidvalidity, created_at) VALUES "
+                            "(1, 'INBOX', 1, 0), (2, 'Empty', 2, 0), (3, 'Sent', 3, 0)")
     # Days around midnight in both directions, before 1970, and zones either side of UTC.
     dates = [(0.0, 0), (86399.0, 0), (86399.0, 1), (-1.0, 0), (-86400.5, 60),
              (1_700_000_000.0, -480), (1_700_000_000.0, 840), (1_699_920_100.0, -60)]
@@ -101,10 +120,8 @@ async def test_migration_3_fills_counters_from_existing_mail(tmp_path: Path) -> 
         assert conn.execute("SELECT messages FROM mailbox WHERE name = 'Empty'").fetchone() == (0,)
         assert [r[0] for r in conn.execute("SELECT internal_day FROM message ORDER BY uid")] == \
             [0, 0, 1, -1, -1, 19675, 19676, 19674]
-        plan = " ".join(str(r) for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT uid FROM message g WHERE g.mailbox_id = 1 "
-            "AND (g.internal_day >= 19675)"))
-        assert "message_day" in plan
+        assert "message_day" in query_plan(conn, "SELECT uid FROM message g WHERE "
+                                           "g.mailbox_id = 1 AND (g.internal_day >= 19675)")
     finally:
         conn.close()
 
@@ -112,9 +129,8 @@ async def test_migration_3_fills_counters_from_existing_mail(tmp_path: Path) -> 
 async def test_search_since_uses_the_stored_local_day(tmp_path: Path) -> None:
     from datetime import datetime, timedelta, timezone
 
-    store = await SqliteStore.open(tmp_path)
+    store = await open_store(tmp_path)
     try:
-        await store.directory.add_user(USER, hash_password("pw"))
         async with store.account(USER) as mail:
             late = datetime(2024, 1, 1, 23, 30, tzinfo=timezone(timedelta(hours=-8)))
             _info, meta = await mail.append("INBOX", message(1), internaldate=late)
@@ -136,9 +152,8 @@ def test_internal_day_floors(when: float) -> None:
 
 
 async def test_status_counts_read_deleted_flags_only_when_asked(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path)
+    store = await open_store(tmp_path)
     try:
-        await store.directory.add_user(USER, hash_password("pw"))
         async with store.account(USER) as mail:
             stored = [await mail.append("INBOX", message(n), ["\\Deleted"] if n % 2 else [])
                       for n in range(5)]
@@ -149,9 +164,8 @@ async def test_status_counts_read_deleted_flags_only_when_asked(tmp_path: Path) 
             await mail.run(lambda conn: conn.set_trace_callback(statements.append))
             assert await mail.status_counts(box.id, deleted=False) == (5, 0, 0)
             await mail.run(lambda conn: conn.set_trace_callback(None))
-            plans = [" ".join(str(row) for row in await mail._all(
-                "EXPLAIN QUERY PLAN " + statement.replace("?", "1")))
-                for statement in statements if statement.startswith("SELECT")]
+            plans = [await mail.run(lambda conn, sql=statement: query_plan(conn, sql))
+                     for statement in statements if statement.startswith("SELECT")]
             assert plans and not [plan for plan in plans if "SCAN" in plan]  # index ranges only
     finally:
         await store.close()

@@ -14,11 +14,10 @@ from mailhost.auth.passwords import hash_password
 from mailhost.protocols.imap import searchkeys as sk
 from mailhost.store.interface import TemporaryStoreError
 from mailhost.store.sqlite import mailstore
-from mailhost.store.sqlite.db import connect
 from mailhost.store.sqlite.mailstore import SqliteMailStore
-from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
 from mailhost.store.sqlite.search import SearchScope, compile_search
 from mailhost.store.sqlite.store import SqliteStore
+from tests.unit.test_store_counters import old_account_file
 
 USER = "a@example.test"
 BODY_COLUMNS = ", ".join(f"b.{name}" for name in (
@@ -191,10 +190,8 @@ async def test_mail_stored_before_migration_4_counts_as_analysed(
         path = mail.path
     await store.close()
     path.unlink()  # the account file again, as version 3 left it, with one analysed message
-    conn = connect(path, ACCOUNT_MIGRATIONS[:3])
-    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 2)")
-    conn.execute("INSERT INTO mailbox(id, name, uidvalidity, created_at) "
-                 "VALUES (1, 'INBOX', 1, 0)")
+    conn = old_account_file(path, 3, "(id, name, uidvalidity, created_at) VALUES "
+                            "(1, 'INBOX', 1, 0)")
     conn.execute("INSERT INTO body(id, size, header_end, envelope, bodystructure, body_simple, "
                  "tree, hdr_from, hdr_to, hdr_cc, hdr_bcc, hdr_subject, hdr_message_id) "
                  "VALUES (1, 10, 0, '', '', '', '', 'old@x.test', '', '', '', '', '')")

@@ -16,15 +16,7 @@ from mailhost.store.interface import InvalidMailboxName, MailboxNotFound, OverQu
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.pool import DatabasePool
 from mailhost.store.sqlite.store import SqliteStore
-from tests.unit.test_store_counters import assert_consistent, message
-
-USER = "a@example.test"
-
-
-async def open_store(tmp_path: Path, **pool: float) -> SqliteStore:
-    store = await SqliteStore.open(tmp_path, DatabasePool(**pool))  # type: ignore[arg-type]
-    await store.directory.add_user(USER, hash_password("pw"))
-    return store
+from tests.unit.test_store_counters import USER, assert_consistent, message, open_store
 
 
 async def test_concurrent_appends_share_commits_and_fail_alone(tmp_path: Path) -> None:

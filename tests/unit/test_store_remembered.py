@@ -19,8 +19,13 @@ from mailhost.store.sqlite.db import connect
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS, STALE_PLAN
 from mailhost.store.sqlite.store import SqliteStore
-from tests.unit.test_store_counters import assert_consistent, message
-from tests.unit.test_store_pool import USER, open_store
+from tests.unit.test_store_counters import (
+    USER,
+    assert_consistent,
+    message,
+    old_account_file,
+    open_store,
+)
 
 
 @pytest.fixture
@@ -157,10 +162,8 @@ def test_the_insert_refuses_a_row_planned_from_an_old_mailbox_row(tmp_path: Path
 
 def test_migration_7_keeps_mail_stored_through_the_old_view(tmp_path: Path) -> None:
     path = tmp_path / "v6.sqlite"
-    conn = connect(path, ACCOUNT_MIGRATIONS[:6])
-    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 2)")
-    conn.execute("INSERT INTO mailbox(id, name, uidvalidity, created_at) VALUES "
-                 "(1, 'INBOX', 1, 0)")
+    conn = old_account_file(path, 6, "(id, name, uidvalidity, created_at) VALUES "
+                            "(1, 'INBOX', 1, 0)")
     conn.execute(f"INSERT INTO message_insert VALUES ({','.join('?' * 25)})",
                  [0, "", "", "", "", "", "", "", "", "", "", None, None, 1, message(1), None,
                   1, 1, 2, 0, "", 0.0, 0, 0.0, 0])

@@ -8,20 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from mailhost.auth.passwords import hash_password
 from mailhost.store.sqlite.db import connect
 from mailhost.store.sqlite.mailstore import SqliteMailStore
 from mailhost.store.sqlite.schema import ACCOUNT_MIGRATIONS
-from mailhost.store.sqlite.store import SqliteStore
-
-USER = "a@example.test"
+from tests.unit.test_store_counters import USER, old_account_file, open_store, query_plan
 
 
 @pytest.fixture
 async def mail(tmp_path: Path) -> AsyncIterator[SqliteMailStore]:
-    store = await SqliteStore.open(tmp_path)
+    store = await open_store(tmp_path)
     try:
-        await store.directory.add_user(USER, hash_password("pw"))
         async with store.account(USER) as account:
             assert isinstance(account, SqliteMailStore)
             yield account
@@ -35,26 +31,22 @@ async def subscribed_flags(mail: SqliteMailStore) -> dict[str, bool]:
 
 def test_migration_5_copies_the_subscribed_column(tmp_path: Path) -> None:
     path = tmp_path / "v4.sqlite"
-    conn = connect(path, ACCOUNT_MIGRATIONS[:4])
-    conn.execute("INSERT INTO account_state(id, next_uidvalidity) VALUES (1, 7)")
-    conn.execute("INSERT INTO mailbox(name, uidvalidity, subscribed, created_at) VALUES "
-                 "('INBOX', 1, 1, 0), ('Sent', 2, 1, 0), ('Old', 3, 0, 0)")
+    conn = old_account_file(path, 4, "(name, uidvalidity, subscribed, created_at) VALUES "
+                            "('INBOX', 1, 1, 0), ('Sent', 2, 1, 0), ('Old', 3, 0, 0)")
     conn.close()
     conn = connect(path, ACCOUNT_MIGRATIONS)
     try:
         assert [r[0] for r in conn.execute("SELECT name FROM subscription ORDER BY name")] == \
             ["INBOX", "Sent"]
-        plan = " ".join(str(r) for r in conn.execute(
-            "EXPLAIN QUERY PLAN " + SqliteMailStore._MAILBOX_SQL + "WHERE name = 'Old'"))
+        plan = query_plan(conn, SqliteMailStore._MAILBOX_SQL + "WHERE name = 'Old'")
         assert "subscription USING PRIMARY KEY" in plan
     finally:
         conn.close()
 
 
 async def test_migrated_file_reports_subscribed_from_the_table(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path)
+    store = await open_store(tmp_path)
     try:
-        await store.directory.add_user(USER, hash_password("pw"))
         async with store.account(USER) as mail:
             await mail.create_mailbox("Old")
             assert isinstance(mail, SqliteMailStore)
