@@ -170,16 +170,15 @@ def _hidden(session: ImapSession) -> list[str]:
     return hidden
 
 
-def _visible(session: ImapSession, boxes: list[MailboxInfo]) -> list[MailboxInfo]:
-    hidden = _hidden(session)
+def _visible(boxes: list[MailboxInfo], hidden: list[str]) -> list[MailboxInfo]:
+    """``boxes`` minus those the patterns ``hidden`` (from :func:`_hidden`) hide."""
     if not hidden:
         return boxes  # the usual case; LIST of 100k folders should not pay for the check
     return [box for box in boxes if subtree_match(box.name, hidden) is None]
 
 
-async def _subscriptions(session: ImapSession) -> set[str]:
-    """Subscribed names a plugin does not hide, with or without a mailbox."""
-    hidden = _hidden(session)
+async def _subscriptions(session: ImapSession, hidden: list[str]) -> set[str]:
+    """Subscribed names the patterns ``hidden`` do not hide, with or without a mailbox."""
     return {name for name in await session.require_mail().list_subscriptions()
             if subtree_match(name, hidden) is None}
 
@@ -190,14 +189,15 @@ async def list_(session: ImapSession, command: cmd.List) -> None:
         session.untagged(b'LIST (\\Noselect) "/" ""')
         await session.complete(command)
         return
-    boxes = _visible(session, await mail.list_mailboxes())
+    hidden = _hidden(session)  # the plugins are asked once per command
+    boxes = _visible(await mail.list_mailboxes(), hidden)
     names = [box.name for box in boxes]
     select_subscribed = cmd.ListSelect.SUBSCRIBED in command.selection
     select_special = cmd.ListSelect.SPECIAL_USE in command.selection
     recursive = cmd.ListSelect.RECURSIVEMATCH in command.selection
     show_subscribed = select_subscribed or cmd.ListReturn.SUBSCRIBED in command.return_options
     patterns = [canonical_pattern(command.reference, p) for p in command.patterns]
-    subscribed = await _subscriptions(session) if show_subscribed else set()
+    subscribed = await _subscriptions(session, hidden) if show_subscribed else set()
     entries: dict[str, MailboxInfo | None] = {}
     if not (select_subscribed or select_special):
         for pattern in patterns:
@@ -242,7 +242,7 @@ async def lsub(session: ImapSession, command: cmd.Lsub) -> None:
     pattern = canonical_pattern(command.reference, command.pattern)
     # RFC 3501 §6.3.9: a subscription outlives its mailbox; such a name cannot be selected.
     names = {box.name for box in await mail.list_mailboxes()}
-    subscribed = sorted(await _subscriptions(session))
+    subscribed = sorted(await _subscriptions(session, _hidden(session)))
     entries = {name: b"()" if name in names else b"(\\Noselect)"
                for name in subscribed if matches(name, pattern)}
     entries.update(dict.fromkeys(hierarchy_gaps(subscribed, pattern), b"(\\Noselect)"))
@@ -282,7 +282,7 @@ async def _status_line(
 async def status(session: ImapSession, command: cmd.Status) -> None:
     mail = session.require_mail()
     box = await mail.get_mailbox(command.mailbox)
-    if box is None or not _visible(session, [box]):
+    if box is None or not _visible([box], _hidden(session)):
         session.no(command, "no such mailbox", b"NONEXISTENT")
         return
     await _status_line(session, box, command.items)
